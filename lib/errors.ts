@@ -1,0 +1,64 @@
+import createError from '@fastify/error'
+
+/**
+ * Every error this package throws or rejects with, built with `@fastify/error` so each one
+ * carries a stable `code`. docs/ERRORS.md documents each code.
+ */
+
+/** A plugin or route option has a value the plugin cannot accept. Message: option name, what it accepts, what it got. */
+export const FRWS_ERR_OPTION_INVALID = createError<[string, string, string]>(
+  'FRWS_ERR_OPTION_INVALID',
+  'Invalid option "%s": expected %s, received %s',
+  500,
+  TypeError
+)
+
+/** `wsRoute()` was called with arguments of the wrong shape. */
+export const FRWS_ERR_ROUTE_INVALID = createError<[string]>(
+  'FRWS_ERR_ROUTE_INVALID',
+  'Invalid WebSocket route: %s',
+  500,
+  TypeError
+)
+
+/** A send was attempted on a connection that is closing or closed. */
+export const FRWS_ERR_CONNECTION_CLOSED = createError<[string]>(
+  'FRWS_ERR_CONNECTION_CLOSED',
+  'Connection %s is closed',
+  500
+)
+
+/** The server is shutting down and refuses new WebSocket upgrades. */
+export const FRWS_ERR_SHUTTING_DOWN = createError(
+  'FRWS_ERR_SHUTTING_DOWN',
+  'The server is shutting down',
+  503
+)
+
+/** The route or plugin already holds `maxConnections` connections. */
+export const FRWS_ERR_TOO_MANY_CONNECTIONS = createError<[number]>(
+  'FRWS_ERR_TOO_MANY_CONNECTIONS',
+  'Too many WebSocket connections (limit %d)',
+  503
+)
+
+/** The upgrade request's Origin is not allowed by the origin policy (cross-site WebSocket hijacking guard). */
+export const FRWS_ERR_ORIGIN_FORBIDDEN = createError<[string]>(
+  'FRWS_ERR_ORIGIN_FORBIDDEN',
+  'Origin %s is not allowed',
+  403
+)
+
+/** The upgrade request carries no Origin header and `allowMissingOrigin` is false. */
+export const FRWS_ERR_ORIGIN_MISSING = createError(
+  'FRWS_ERR_ORIGIN_MISSING',
+  'An Origin header is required',
+  403
+)
+
+/** The upgrade did not complete within `handshakeTimeout` (slow hooks or a slow client). */
+export const FRWS_ERR_HANDSHAKE_TIMEOUT = createError<[number]>(
+  'FRWS_ERR_HANDSHAKE_TIMEOUT',
+  'The WebSocket handshake did not complete within %d ms',
+  408
+)

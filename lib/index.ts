@@ -1,0 +1,52 @@
+import fastifyWebsocket from '@fastify/websocket'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { closeAllGracefully } from './graceful-close.js'
+import type { FastifyReliableWsOptions } from './options.js'
+import { resolveOptions } from './options.js'
+import { createWsRoute } from './route.js'
+import { ServerState } from './server-state.js'
+import './types.js'
+
+async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
+  const settings = resolveOptions(options)
+  const state = new ServerState(settings)
+
+  if (fastify.hasDecorator('websocketServer')) {
+    // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.
+    fastify.websocketServer.options.maxPayload = settings.maxPayload
+  } else {
+    await fastify.register(fastifyWebsocket, {
+      options: { maxPayload: settings.maxPayload, clientTracking: false },
+      // Our own preClose hook closes connections with 1001 and waits; theirs would close without a code.
+      preClose: (done) => done()
+    })
+  }
+
+  fastify.decorate('wsConnections', state.registry)
+  fastify.decorate('wsRoute', createWsRoute(state))
+
+  fastify.addHook('preClose', async function closeWebSockets () {
+    state.closing = true
+    await closeAllGracefully(state.registry, settings.closeTimeout, fastify.log)
+  })
+}
+
+/** The plugin: `fastify.register(fastifyReliableWs, options)`. */
+const fastifyReliableWs: FastifyPluginAsync<FastifyReliableWsOptions> = fp(reliableWsPlugin, {
+  fastify: '5.x',
+  name: 'fastify-reliable-ws'
+})
+
+export default fastifyReliableWs
+export { fastifyReliableWs }
+export type { FastifyReliableWsOptions, HeartbeatOptions, WsRouteOverrides } from './options.js'
+export type { OriginOption } from './origin-policy.js'
+export type { WsRouteMethod, WsRouteOptions } from './route.js'
+export type { WsHandler } from './server-state.js'
+export { WsConnection } from './connection.js'
+export type { CloseCause, CloseInfo, WsConnectionEvents, WsMessage, WsOutgoing } from './connection.js'
+export { ConnectionRegistry } from './registry.js'
+export type { BroadcastOptions } from './registry.js'
+export { CloseCode, CloseReason } from './protocol/close-codes.js'
+export * as errors from './errors.js'

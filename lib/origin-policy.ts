@@ -1,0 +1,90 @@
+import type { FastifyRequest } from 'fastify'
+import { invalidOption } from './option-checks.js'
+
+/**
+ * Which browser origins may open a WebSocket or read the plugin's HTTP routes cross-origin.
+ * - `undefined` (default): same host only, the Origin's host must equal the request's host
+ *   (Fastify's `request.host`, which honours `trustProxy` and `X-Forwarded-Host`).
+ * - `'*'`: every origin (development only: it disables the cross-site WebSocket hijacking guard).
+ * - an exact origin string (`'https://app.example.com'`), a RegExp tested against the Origin,
+ *   or an array of both.
+ * - a function `(origin, request) => boolean | Promise<boolean>`.
+ */
+export type OriginOption =
+  | '*'
+  | string
+  | RegExp
+  | ReadonlyArray<string | RegExp>
+  | ((origin: string, request: FastifyRequest) => boolean | Promise<boolean>)
+
+/** The compiled policy: decides one request. Compiled once at registration (like @fastify/cors). */
+export type OriginPredicate = (origin: string, request: FastifyRequest) => boolean | Promise<boolean>
+
+/** What an origin check concludes. */
+export type OriginVerdict = 'allowed' | 'forbidden' | 'missing'
+
+/** Lower-case scheme and host, drop a default port: `HTTPS://App.example.com:443` -> `https://app.example.com`. */
+function normalizeOrigin (origin: string): string | undefined {
+  try {
+    const url = new URL(origin)
+    return url.origin === 'null' ? undefined : url.origin
+  } catch {
+    return undefined
+  }
+}
+
+function sameHost (origin: string, request: FastifyRequest): boolean {
+  try {
+    return new URL(origin).host === request.host.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
+function compileExact (name: string, value: string): string {
+  const normalized = normalizeOrigin(value)
+  if (normalized === undefined || value.replace(/\/$/, '').toLowerCase() !== normalized) {
+    invalidOption(name, 'an origin like "https://app.example.com" (scheme, host, optional port; no path)', value)
+  }
+  return normalized
+}
+
+/**
+ * Compile the `origins` option into one predicate, validating it. `name` is the option's
+ * name as the user wrote it, for error messages.
+ */
+export function compileOriginPolicy (name: string, option: unknown): OriginPredicate {
+  if (option === undefined) return sameHost
+  if (option === '*') return () => true
+  if (typeof option === 'function') return option as OriginPredicate
+  const entries: unknown[] = Array.isArray(option) ? option : [option]
+  if (entries.length === 0) invalidOption(name, 'a non-empty list of origins', option)
+  const exact = new Set<string>()
+  const patterns: RegExp[] = []
+  entries.forEach((entry, index) => {
+    const entryName = Array.isArray(option) ? `${name}[${index}]` : name
+    if (entry instanceof RegExp) patterns.push(entry)
+    else if (typeof entry === 'string' && entry !== '*') exact.add(compileExact(entryName, entry))
+    else invalidOption(entryName, "an origin string or a RegExp ('*' only on its own)", entry)
+  })
+  return (origin) => {
+    const normalized = normalizeOrigin(origin)
+    if (normalized !== undefined && exact.has(normalized)) return true
+    for (const pattern of patterns) {
+      pattern.lastIndex = 0
+      if (pattern.test(origin)) return true
+    }
+    return false
+  }
+}
+
+/** Apply a compiled policy to a request. */
+export async function checkOrigin (
+  predicate: OriginPredicate,
+  allowMissingOrigin: boolean,
+  request: FastifyRequest
+): Promise<OriginVerdict> {
+  const origin = request.headers.origin
+  if (origin === undefined || origin === '') return allowMissingOrigin ? 'allowed' : 'missing'
+  return (await predicate(origin, request)) ? 'allowed' : 'forbidden'
+}

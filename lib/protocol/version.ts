@@ -1,0 +1,55 @@
+/**
+ * Protocol version and WebSocket subprotocol negotiation for reliable mode (docs/PROTOCOL.md, "Transport").
+ *
+ * This module must stay free of Node-only imports: the browser client bundles it.
+ */
+
+/** The reliable-mode protocol version this package speaks. */
+export const PROTOCOL_VERSION = 1
+
+/** Every protocol version this package speaks, newest first. */
+export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION]
+
+/** The WebSocket subprotocol name for protocol version 1 (`Sec-WebSocket-Protocol`). */
+export const SUBPROTOCOL = 'frws.v1'
+
+const SUBPROTOCOL_PREFIX = 'frws.v'
+
+/** The subprotocol name for a protocol version, e.g. `frws.v1` for 1. */
+export function subprotocolFor (version: number): string {
+  return SUBPROTOCOL_PREFIX + version
+}
+
+/**
+ * The protocol version a subprotocol name stands for, or `undefined` when the name is not of the
+ * form `frws.v<positive integer>`.
+ */
+export function versionOfSubprotocol (name: string): number | undefined {
+  if (!name.startsWith(SUBPROTOCOL_PREFIX)) return undefined
+  const digits = name.slice(SUBPROTOCOL_PREFIX.length)
+  if (!/^[1-9][0-9]{0,5}$/.test(digits)) return undefined
+  return Number(digits)
+}
+
+/**
+ * Pick the subprotocol the server selects from those the client offered: the newest supported
+ * `frws.v<N>`, or `false` to select none. Fits `ws`'s `handleProtocols` option.
+ *
+ * Selecting none is not a refusal: the version is decided by the hello frame, and a mismatch is
+ * reported with close code 4426, which a browser can see (an HTTP refusal shows up as a bare 1006).
+ */
+export function selectSubprotocol (offered: Iterable<string>): string | false {
+  let best: number | undefined
+  for (const name of offered) {
+    const version = versionOfSubprotocol(name)
+    if (version !== undefined && SUPPORTED_VERSIONS.includes(version) && (best === undefined || version > best)) {
+      best = version
+    }
+  }
+  return best === undefined ? false : subprotocolFor(best)
+}
+
+/** True when this package speaks the given protocol version. */
+export function isSupportedVersion (version: number): boolean {
+  return SUPPORTED_VERSIONS.includes(version)
+}

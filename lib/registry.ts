@@ -1,0 +1,107 @@
+import type { WsConnection, WsOutgoing } from './connection.js'
+
+/** Options of `broadcast()`. */
+export interface BroadcastOptions {
+  /** Only connections in this room. @default every connection */
+  room?: string
+  /** Skip this connection (usually the sender). */
+  except?: WsConnection<object>
+}
+
+/**
+ * The open connections of this Fastify instance, decorated as `fastify.wsConnections`.
+ * A connection is added when its socket opens and removed when it closes, whatever the cause.
+ */
+export class ConnectionRegistry {
+  readonly #connections = new Map<string, WsConnection<object>>()
+  readonly #rooms = new Map<string, Set<WsConnection<object>>>()
+  #emptyWaiters: Array<() => void> = []
+
+  /** Number of open connections. */
+  get size (): number {
+    return this.#connections.size
+  }
+
+  /** The connection with this id, if it is open. */
+  get (id: string): WsConnection<object> | undefined {
+    return this.#connections.get(id)
+  }
+
+  /** Iterate over the open connections. */
+  values (): IterableIterator<WsConnection<object>> {
+    return this.#connections.values()
+  }
+
+  [Symbol.iterator] (): IterableIterator<WsConnection<object>> {
+    return this.#connections.values()
+  }
+
+  /** The members of a room (empty when nobody is in it). */
+  room (name: string): ReadonlySet<WsConnection<object>> {
+    return this.#rooms.get(name) ?? EMPTY
+  }
+
+  /** Names of the rooms that have members. */
+  roomNames (): IterableIterator<string> {
+    return this.#rooms.keys()
+  }
+
+  /**
+   * Send one message to every open connection, or to a room's members. Each connection gets it
+   * once. Returns how many connections it was sent to.
+   */
+  broadcast (data: WsOutgoing, options: BroadcastOptions = {}): number {
+    const targets = options.room === undefined ? this.#connections.values() : this.room(options.room).values()
+    let count = 0
+    for (const connection of targets) {
+      if (connection === options.except || !connection.isOpen) continue
+      void connection.send(data)
+      count++
+    }
+    return count
+  }
+
+  /** Close one connection by id. Returns false when no such connection is open. */
+  close (id: string, code?: number, reason?: string): boolean {
+    const connection = this.#connections.get(id)
+    if (connection === undefined) return false
+    connection.close(code, reason)
+    return true
+  }
+
+  /** Resolves once no connection is open. */
+  whenEmpty (): Promise<void> {
+    if (this.#connections.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve))
+  }
+
+  /** @internal */
+  add (connection: WsConnection<object>): void {
+    this.#connections.set(connection.id, connection)
+  }
+
+  /** @internal Forget a closed connection and its room memberships. */
+  remove (connection: WsConnection<object>): void {
+    this.#connections.delete(connection.id)
+    for (const room of connection.rooms) this.setMembership(connection, room, false)
+    if (this.#connections.size === 0 && this.#emptyWaiters.length > 0) {
+      const waiters = this.#emptyWaiters
+      this.#emptyWaiters = []
+      for (const resolve of waiters) resolve()
+    }
+  }
+
+  /** @internal */
+  setMembership (connection: WsConnection<object>, room: string, joined: boolean): void {
+    let members = this.#rooms.get(room)
+    if (joined) {
+      if (members === undefined) this.#rooms.set(room, members = new Set())
+      members.add(connection)
+    } else if (members !== undefined) {
+      members.delete(connection)
+      if (members.size === 0) this.#rooms.delete(room)
+    }
+  }
+}
+
+const EMPTY: ReadonlySet<WsConnection<object>> = new Set()

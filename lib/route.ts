@@ -1,0 +1,91 @@
+import fastifyCors from '@fastify/cors'
+import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { ResolvedRouteSettings, WsRouteOverrides } from './options.js'
+import { resolveRouteSettings } from './options.js'
+import { checkOrigin } from './origin-policy.js'
+import type { ServerState, WsHandler } from './server-state.js'
+import { createAdmissionHook, settleUpgrade } from './upgrade-admission.js'
+import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
+
+/** Fastify route options a WebSocket route accepts, plus the plugin's per-route overrides. */
+export type WsRouteOptions = Pick<RouteShorthandOptions,
+  'onRequest' | 'preParsing' | 'preValidation' | 'preHandler' | 'onResponse' | 'onError' |
+  'schema' | 'config' | 'logLevel' | 'constraints'> & WsRouteOverrides
+
+/** `fastify.wsRoute(url, [options], handler)`: declare a WebSocket route. */
+export interface WsRouteMethod {
+  <Data extends object = Record<string, unknown>>(url: string, handler: WsHandler<Data>): FastifyInstance
+  <Data extends object = Record<string, unknown>>(url: string, options: WsRouteOptions, handler: WsHandler<Data>): FastifyInstance
+}
+
+const OVERRIDE_KEYS = ['origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute'] as const
+
+function asArray<T> (value: T | T[] | undefined): T[] {
+  if (value === undefined) return []
+  return Array.isArray(value) ? value : [value]
+}
+
+/** Build the `wsRoute` decorator bound to the plugin's state. */
+export function createWsRoute (state: ServerState): WsRouteMethod {
+  return function wsRoute (
+    this: FastifyInstance, url: string, optionsOrHandler: WsRouteOptions | WsHandler<object>, maybeHandler?: WsHandler<object>
+  ): FastifyInstance {
+    const [options, handler] = typeof optionsOrHandler === 'function'
+      ? [{} as WsRouteOptions, optionsOrHandler]
+      : [optionsOrHandler, maybeHandler]
+    if (typeof url !== 'string' || !url.startsWith('/')) throw new FRWS_ERR_ROUTE_INVALID('the url must be a string starting with "/"')
+    if (typeof options !== 'object' || options === null) throw new FRWS_ERR_ROUTE_INVALID('the options must be an object')
+    if (typeof handler !== 'function') throw new FRWS_ERR_ROUTE_INVALID('the handler must be a function')
+
+    const overrides: WsRouteOverrides = {}
+    const routeOptions: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(options)) {
+      if ((OVERRIDE_KEYS as readonly string[]).includes(key)) (overrides as Record<string, unknown>)[key] = value
+      else routeOptions[key] = value
+    }
+    const settings = resolveRouteSettings(state.options, overrides)
+
+    this.route({
+      ...routeOptions,
+      method: 'GET',
+      url,
+      websocket: true,
+      onRequest: [createAdmissionHook(state, settings), ...asArray(options.onRequest)],
+      onResponse: [
+        // An upgrade answered with an HTTP error (401 from an auth hook, say) no longer counts as pending.
+        async (request: FastifyRequest) => settleUpgrade(state, request.raw),
+        ...asArray(options.onResponse)
+      ],
+      handler: ((socket: WebSocket, request: FastifyRequest) => state.accept(socket, request, settings, handler)) as never
+    } as never)
+
+    if (settings.infoRoute) registerInfoRoute(this, url, settings)
+    return this
+  } as WsRouteMethod
+}
+
+/**
+ * `GET <url>/info` in its own encapsulated context with @fastify/cors driven by the same origin
+ * policy, so CORS headers never reach the application's other routes.
+ */
+function registerInfoRoute (fastify: FastifyInstance, url: string, settings: ResolvedRouteSettings): void {
+  const info = {
+    name: 'fastify-reliable-ws',
+    heartbeat: settings.heartbeat === false
+      ? null
+      : { pingInterval: settings.heartbeat.pingInterval, pongTimeout: settings.heartbeat.pongTimeout },
+    idleTimeout: settings.idleTimeout
+  }
+  fastify.register(async function infoRoute (child) {
+    await child.register(fastifyCors, {
+      delegator (request, callback) {
+        checkOrigin(settings.originPredicate, false, request as FastifyRequest).then(
+          (verdict) => callback(null, { origin: verdict === 'allowed' ? request.headers.origin : false, methods: ['GET', 'HEAD'] }),
+          (error: Error) => callback(error)
+        )
+      }
+    })
+    child.get('/info', async () => info)
+  }, { prefix: url.replace(/\/$/, '') })
+}

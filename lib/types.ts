@@ -1,0 +1,11 @@
+import type { ConnectionRegistry } from './registry.js'
+import type { WsRouteMethod } from './route.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Declare a WebSocket route: `fastify.wsRoute('/ws', [options], async (connection, request) => {})`. */
+    wsRoute: WsRouteMethod
+    /** The open WebSocket connections: lookup by id, rooms, broadcast, close. */
+    wsConnections: ConnectionRegistry
+  }
+}
