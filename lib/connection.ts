@@ -3,6 +3,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
 import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
+import { batchWrites } from './write-batcher.js'
+import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
+import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
+import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
+import { parsePing, encodePong } from './protocol/app-ping.js'
 
 /** Why a connection ended, as seen by the server. */
 export type CloseCause =
@@ -18,6 +23,10 @@ export type CloseCause =
   | 'idle'
   /** a handler threw, or the peer broke the protocol or a limit */
   | 'error'
+  /** reliable mode: the session waited `sessionTimeout` for a reconnect in vain */
+  | 'expired'
+  /** reliable mode: the session was resumed on another node */
+  | 'replaced'
 
 /** What the `close` event carries. */
 export interface CloseInfo {
@@ -35,18 +44,43 @@ export type WsMessage = string | Buffer
 /** Data that `send()` accepts: a string goes out as a text frame, bytes as a binary frame. */
 export type WsOutgoing = string | Buffer | ArrayBuffer | ArrayBufferView
 
+/** Answer to an incoming request (reliable routes): a payload, or an Error whose message is sent as the failure reason. */
+export type Respond = (response: WsOutgoing | Error) => void
+
 /** Events of a connection. */
 export interface WsConnectionEvents {
+  /** A message from the client (text as a string, binary as a Buffer). */
   message: [data: WsMessage, isBinary: boolean]
+  /** The connection ended; on reliable routes, the session ended. */
   close: [info: CloseInfo]
+  /** Reliable routes: the client sent a request; call `respond` once. */
+  request: [data: WsMessage, isBinary: boolean, respond: Respond]
+  /** Reliable routes: the socket dropped, the session waits `sessionTimeout` for the client to resume. */
+  suspend: [info: CloseInfo]
+  /** Reliable routes: the client resumed the session on a new socket; nothing was lost. */
+  resume: []
 }
 
 /** What a connection needs from the plugin that owns it. */
 export interface ConnectionHost {
+  /** Watches sockets for silence; one shared timer for all connections. */
+  readonly heartbeat: HeartbeatManager
   /** Called once when the socket has closed, so the host can forget the connection. */
   connectionClosed (connection: WsConnection<object>): void
   /** Called when the connection joins or leaves a room. */
   roomChanged (connection: WsConnection<object>, room: string, joined: boolean): void
+}
+
+/** What a connection is created with. */
+export interface ConnectionInit {
+  id: string
+  remoteAddress: string
+  log: FastifyBaseLogger
+  host: ConnectionHost
+  /** The route's heartbeat settings (one object per route). */
+  heartbeat: HeartbeatSettings
+  /** Answer app-level pings (`frws:ping`) on this plain route instead of delivering them. */
+  appPing: boolean
 }
 
 /** Above this many messages waiting for a listener, the socket stops reading (backpressure). */
@@ -63,11 +97,10 @@ function noop (): void {}
  * One open WebSocket, as the route handler sees it. Messages that arrive before the handler
  * attaches its first `message` listener are queued, never dropped (async handlers).
  */
-export class WsConnection<Data extends object = Record<string, unknown>> extends EventEmitter<WsConnectionEvents> {
+export class WsConnection<Data extends object = Record<string, unknown>>
+  extends EventEmitter<WsConnectionEvents> implements HeartbeatPeer {
   /** Unique id, also across nodes (a node prefix plus a counter). */
   readonly id: string
-  /** The underlying `ws` socket, for what this API does not cover. */
-  readonly socket: WebSocket
   /** The client address (`request.ip`, honours `trustProxy`). */
   readonly remoteAddress: string
   /** When the connection opened, in ms since the epoch. */
@@ -76,35 +109,97 @@ export class WsConnection<Data extends object = Record<string, unknown>> extends
   readonly log: FastifyBaseLogger
   /** Application data attached to this connection (user id, etc.). */
   data: Data
-  #host: ConnectionHost
+  /** @internal */
+  protected readonly host: ConnectionHost
+  #socket: WebSocket
+  #heartbeat: HeartbeatSlot | undefined
+  readonly #heartbeatSettings: HeartbeatSettings
+  readonly #appPing: boolean
   #rooms: Set<string> | undefined
   #pending: Array<[WsMessage, boolean]> | null = []
   #flushScheduled = false
   #closeCause: CloseCause | undefined
+  #localCloseCode: number | undefined
   #closed = false
 
-  constructor (socket: WebSocket, id: string, remoteAddress: string, log: FastifyBaseLogger, host: ConnectionHost) {
+  constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
-    this.id = id
-    this.socket = socket
-    this.remoteAddress = remoteAddress
+    this.id = init.id
+    this.remoteAddress = init.remoteAddress
     this.openedAt = Date.now()
-    this.log = log
+    this.log = init.log
     this.data = {} as Data
-    this.#host = host
+    this.host = init.host
+    this.#heartbeatSettings = init.heartbeat
+    this.#appPing = init.appPing
+    this.#socket = socket
+    this.bindSocket(socket)
+    ;(this as EventEmitter).on('newListener', onNewListener)
+  }
+
+  /** The underlying `ws` socket, for what this API does not cover. */
+  get socket (): WebSocket {
+    return this.#socket
+  }
+
+  /** True while the socket is open (not yet closing). */
+  get isOpen (): boolean {
+    return this.#socket.readyState === 1
+  }
+
+  /** Round trip of the last answered heartbeat ping, in ms; `undefined` before the first. */
+  get lastRtt (): number | undefined {
+    return this.#heartbeat?.lastRtt
+  }
+
+  /** @internal Make `socket` this connection's transport: shared listeners, heartbeat. */
+  protected bindSocket (socket: WebSocket): void {
+    this.#socket = socket
     ;(socket as SocketWithConnection)[kConnection] = this as WsConnection<object>
     // Listeners are shared functions that find the connection through the socket: no closures per connection.
     socket.on('message', onSocketMessage)
     socket.on('close', onSocketClose)
+    socket.on('pong', onSocketPong)
+    socket.on('ping', onSocketPing)
     // @fastify/websocket's error listener terminates the socket; ours lets ws finish its close handshake (e.g. 1009).
     socket.removeAllListeners('error')
     socket.on('error', onSocketError)
-    ;(this as EventEmitter).on('newListener', onNewListener)
+    if (isHeartbeatActive(this.#heartbeatSettings)) {
+      this.#heartbeat = this.host.heartbeat.add(this, this.#heartbeatSettings)
+    }
   }
 
-  /** True until the close handshake starts. */
-  get isOpen (): boolean {
-    return this.socket.readyState === 1
+  /** @internal HeartbeatPeer: a protocol ping. */
+  sendPing (): void {
+    this.#socket.ping()
+  }
+
+  /** @internal HeartbeatPeer: silent past the pong timeout. */
+  terminate (cause?: 'timeout'): void {
+    this.terminateWithCause(cause ?? 'server')
+  }
+
+  /** @internal HeartbeatPeer: no application message within `idleTimeout`. */
+  closeIdle (): void {
+    this.closeWithCause(CloseCode.IDLE_TIMEOUT, undefined, 'idle')
+  }
+
+  /** @internal A non-application frame arrived (pong, ack, app-level ping): proof of life only. */
+  protected touch (): void {
+    this.#heartbeat?.touch()
+  }
+
+  /** @internal An application message arrived: proof of life, and it restarts the idle timeout. */
+  protected touchMessage (): void {
+    this.#heartbeat?.touchMessage()
+  }
+
+  /** @internal Stop watching the current socket (it closed or is being replaced). */
+  protected unwatchSocket (): void {
+    if (this.#heartbeat !== undefined) {
+      this.host.heartbeat.remove(this.#heartbeat)
+      this.#heartbeat = undefined
+    }
   }
 
   /** The rooms this connection is in. */
@@ -117,12 +212,12 @@ export class WsConnection<Data extends object = Record<string, unknown>> extends
     this.#rooms ??= new Set()
     if (this.#closed || this.#rooms.has(room)) return
     this.#rooms.add(room)
-    this.#host.roomChanged(this as WsConnection<object>, room, true)
+    this.host.roomChanged(this as WsConnection<object>, room, true)
   }
 
   /** Leave a room. */
   leave (room: string): void {
-    if (this.#rooms?.delete(room) === true) this.#host.roomChanged(this as WsConnection<object>, room, false)
+    if (this.#rooms?.delete(room) === true) this.host.roomChanged(this as WsConnection<object>, room, false)
   }
 
   /**
@@ -131,8 +226,10 @@ export class WsConnection<Data extends object = Record<string, unknown>> extends
    * is no longer open. Ignoring the promise is safe: a rejection is never unhandled.
    */
   send (data: WsOutgoing): Promise<void> {
-    if (this.socket.readyState !== 1) return closedRejection(this.id)
-    this.socket.send(data)
+    const socket = this.#socket
+    if (socket.readyState !== 1) return closedRejection(this.id)
+    batchWrites(socket)
+    socket.send(data)
     return RESOLVED
   }
 
@@ -141,51 +238,72 @@ export class WsConnection<Data extends object = Record<string, unknown>> extends
     this.closeWithCause(code, reason, 'server')
   }
 
-  /** Destroy the socket at once, without a close handshake. */
-  terminate (): void {
-    this.terminateWithCause('server')
-  }
-
   /** @internal Close and remember why, for the `close` event and the log. */
   closeWithCause (code: number, reason: string | undefined, cause: CloseCause): void {
     this.#closeCause ??= cause
+    this.#localCloseCode ??= code
     const text = reason ?? (CloseReason as Record<number, string>)[code] ?? ''
-    this.socket.close(code, truncateCloseReason(text))
+    this.#socket.close(code, truncateCloseReason(text))
   }
 
   /** @internal Terminate and remember why. */
   terminateWithCause (cause: CloseCause): void {
     this.#closeCause ??= cause
-    this.socket.terminate()
+    this.#socket.terminate()
   }
 
   /** @internal A handler or listener failed: log through the request logger and close with 1011. */
   fail (error: unknown): void {
     this.log.error({ err: error, connectionId: this.id }, 'websocket handler failed')
-    if (this.socket.readyState <= 1) this.closeWithCause(CloseCode.INTERNAL_ERROR, undefined, 'error')
+    if (this.#socket.readyState <= 1) this.closeWithCause(CloseCode.INTERNAL_ERROR, undefined, 'error')
+  }
+
+  /** @internal A protocol pong: proof of life and a round-trip sample. */
+  pongReceived (): void {
+    this.#heartbeat?.pong()
+  }
+
+  /** @internal A protocol ping from the peer (ws answers it): proof of life. */
+  pingReceived (): void {
+    this.#heartbeat?.touch()
   }
 
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
   socketError (error: Error): void {
     this.#closeCause ??= 'error'
     this.log.info({ err: error, connectionId: this.id }, 'websocket peer broke a protocol rule or limit')
-    if (this.socket.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
+    if (this.#socket.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
   }
 
   /** @internal The route handler returned or settled: messages nobody listens for are dropped from now on. */
   handlerSettled (): void {
     if (this.#pending !== null && this.listenerCount('message') === 0) {
       this.#pending = null
-      if (this.socket.isPaused) this.socket.resume()
+      if (this.#socket.isPaused) this.#socket.resume()
     }
   }
 
-  /** @internal Called by the shared socket listener for each message. */
+  /** @internal Called by the shared socket listener for each message of the current socket. */
   receive (data: RawData, isBinary: boolean): void {
     const message: WsMessage = isBinary ? toBuffer(data) : data.toString()
+    if (this.#appPing && !isBinary) {
+      const token = parsePing(message as string)
+      if (token !== undefined) {
+        this.touch()
+        batchWrites(this.#socket)
+        this.#socket.send(encodePong(token))
+        return
+      }
+    }
+    this.touchMessage()
+    this.deliverOrQueue(message, isBinary)
+  }
+
+  /** @internal Hand a message to the application, or queue it until a `message` listener exists. */
+  protected deliverOrQueue (message: WsMessage, isBinary: boolean): void {
     if (this.#pending !== null) {
       this.#pending.push([message, isBinary])
-      if (this.#pending.length === PENDING_PAUSE_THRESHOLD) this.socket.pause()
+      if (this.#pending.length === PENDING_PAUSE_THRESHOLD) this.#socket.pause()
       return
     }
     this.deliver(message, isBinary)
@@ -199,17 +317,39 @@ export class WsConnection<Data extends object = Record<string, unknown>> extends
       const pending = this.#pending ?? []
       this.#pending = null
       for (const [message, isBinary] of pending) this.deliver(message, isBinary)
-      if (this.socket.isPaused) this.socket.resume()
+      if (this.#socket.isPaused) this.#socket.resume()
     })
   }
 
-  /** @internal The socket closed: leave the registry, log, tell the application. */
+  /** @internal The current socket closed: stop watching it, then end the connection. */
   socketClosed (code: number, reasonBytes: Buffer): void {
+    this.unwatchSocket()
+    this.end(code, reasonBytes.toString(), this.#closeCause ?? 'client')
+  }
+
+  /**
+   * @internal Why the current socket is closing, as recorded by the server side: the cause and the
+   * code the server sent (undefined when the peer closed first). Cleared for the next socket.
+   */
+  protected takeLocalClose (): { cause: CloseCause | undefined, code: number | undefined } {
+    const taken = { cause: this.#closeCause, code: this.#localCloseCode }
+    this.#closeCause = undefined
+    this.#localCloseCode = undefined
+    return taken
+  }
+
+  /** True once the connection has ended (the `close` event was emitted). */
+  get isEnded (): boolean {
+    return this.#closed
+  }
+
+  /** @internal The connection is over: leave the registry, log, tell the application. Runs once. */
+  protected end (code: number, reason: string, cause: CloseCause): void {
     if (this.#closed) return
     this.#closed = true
     this.#pending = null
-    this.#host.connectionClosed(this as WsConnection<object>)
-    const info: CloseInfo = { code, reason: reasonBytes.toString(), cause: this.#closeCause ?? 'client' }
+    this.host.connectionClosed(this as WsConnection<object>)
+    const info: CloseInfo = { code, reason, cause }
     const fields = { connectionId: this.id, code, reason: info.reason, cause: info.cause }
     if (isAbnormalCloseCode(code) || info.cause === 'timeout' || info.cause === 'error') {
       this.log.warn(fields, 'websocket closed abnormally')
@@ -253,16 +393,30 @@ function closedRejection (id: string): Promise<void> {
   return rejection
 }
 
+// A connection may outlive a socket (reliable mode moves it to a new one): events of a replaced socket are ignored.
 function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
-  (this as SocketWithConnection)[kConnection].receive(data, isBinary)
+  const connection = (this as SocketWithConnection)[kConnection]
+  if (connection.socket === this) connection.receive(data, isBinary)
 }
 
 function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
-  (this as SocketWithConnection)[kConnection].socketClosed(code, reason)
+  const connection = (this as SocketWithConnection)[kConnection]
+  if (connection.socket === this) connection.socketClosed(code, reason)
+}
+
+function onSocketPong (this: WebSocket): void {
+  const connection = (this as SocketWithConnection)[kConnection]
+  if (connection.socket === this) connection.pongReceived()
+}
+
+function onSocketPing (this: WebSocket): void {
+  const connection = (this as SocketWithConnection)[kConnection]
+  if (connection.socket === this) connection.pingReceived()
 }
 
 function onSocketError (this: WebSocket, error: Error & { code?: string }): void {
-  (this as SocketWithConnection)[kConnection].socketError(error)
+  const connection = (this as SocketWithConnection)[kConnection]
+  if (connection.socket === this) connection.socketError(error)
 }
 
 function onNewListener (this: WsConnection<object>, event: string | symbol): void {

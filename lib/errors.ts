@@ -62,3 +62,31 @@ export const FRWS_ERR_HANDSHAKE_TIMEOUT = createError<[number]>(
   'The WebSocket handshake did not complete within %d ms',
   408
 )
+
+/** A reliable session ended (closed, expired, overflowed or moved) before the client acknowledged a message. */
+export const FRWS_ERR_SESSION_ENDED = createError<[string, string]>(
+  'FRWS_ERR_SESSION_ENDED',
+  'Reliable session %s ended (%s) before the message was acknowledged',
+  500
+)
+
+/** A reliable `send()` was not acknowledged within its `timeout`; the message stays queued. */
+export const FRWS_ERR_SEND_TIMEOUT = createError<[number]>(
+  'FRWS_ERR_SEND_TIMEOUT',
+  'The message was not acknowledged within %d ms',
+  500
+)
+
+/** `request()` got no response within its timeout. */
+export const FRWS_ERR_REQUEST_TIMEOUT = createError<[number]>(
+  'FRWS_ERR_REQUEST_TIMEOUT',
+  'No response within %d ms',
+  500
+)
+
+/** The peer answered a request with an error response; the message is the peer's reason. */
+export const FRWS_ERR_REQUEST_FAILED = createError<[string]>(
+  'FRWS_ERR_REQUEST_FAILED',
+  'The peer failed the request: %s',
+  500
+)

@@ -6,11 +6,13 @@ import type { FastifyReliableWsOptions } from './options.js'
 import { resolveOptions } from './options.js'
 import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
+import { MemorySessionStore } from './reliable/memory-session-store.js'
 import './types.js'
 
 async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
   const settings = resolveOptions(options)
-  const state = new ServerState(settings)
+  const ownStore = settings.sessionStore === undefined ? new MemorySessionStore() : undefined
+  const state = new ServerState(settings, settings.sessionStore ?? (ownStore as MemorySessionStore))
 
   if (fastify.hasDecorator('websocketServer')) {
     // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.
@@ -30,6 +32,10 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
     state.closing = true
     await closeAllGracefully(state.registry, settings.closeTimeout, fastify.log)
   })
+  fastify.addHook('onClose', async function stopTimers () {
+    state.stop()
+    await ownStore?.close()
+  })
 }
 
 /** The plugin: `fastify.register(fastifyReliableWs, options)`. */
@@ -47,6 +53,12 @@ export type { WsHandler } from './server-state.js'
 export { WsConnection } from './connection.js'
 export type { CloseCause, CloseInfo, WsConnectionEvents, WsMessage, WsOutgoing } from './connection.js'
 export { ConnectionRegistry } from './registry.js'
+export { ReliableConnection } from './reliable/reliable-connection.js'
+export type { ReliableSendOptions, RequestOptions } from './reliable/reliable-connection.js'
+export type { ReliableOptions } from './reliable/reliable-options.js'
+export { MemorySessionStore } from './reliable/memory-session-store.js'
+export type { SessionStore, SessionState, SessionPatch, ClaimResult, StoredMessage } from './reliable/session-store.js'
+export type { Respond } from './connection.js'
 export type { BroadcastOptions } from './registry.js'
 export { CloseCode, CloseReason } from './protocol/close-codes.js'
 export * as errors from './errors.js'

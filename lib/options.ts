@@ -1,6 +1,9 @@
 import type { OriginOption, OriginPredicate } from './origin-policy.js'
 import { compileOriginPolicy } from './origin-policy.js'
-import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject } from './option-checks.js'
+import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject, invalidOption } from './option-checks.js'
+import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
+import type { SessionStore } from './reliable/session-store.js'
+import { MIN_HEARTBEAT_INTERVAL } from './heartbeat/heartbeat-settings.js'
 
 /** Heartbeat settings: protocol pings to find dead and half-open peers. */
 export interface HeartbeatOptions {
@@ -36,6 +39,8 @@ export interface FastifyReliableWsOptions {
   idleTimeout?: number
   /** Serve `GET <path>/info` (protocol and heartbeat settings, CORS-enabled) beside each WebSocket route. @default true */
   infoRoute?: boolean
+  /** Where reliable sessions live; share one store between nodes to resume on any node. @default a new MemorySessionStore */
+  sessionStore?: SessionStore
 }
 
 /** Options that a single `wsRoute()` may override. */
@@ -52,6 +57,12 @@ export interface WsRouteOverrides {
   idleTimeout?: number
   /** @default the plugin's `infoRoute` */
   infoRoute?: boolean
+  /**
+   * Answer the app-level ping `frws:ping[:token]` with `frws:pong[:token]` instead of delivering it,
+   * for browser clients of plain routes (reliable routes always answer it). docs/PROTOCOL.md.
+   * @default false
+   */
+  appPing?: boolean
 }
 
 /** Heartbeat settings after defaults, `false` meaning off. */
@@ -65,10 +76,14 @@ export interface ResolvedRouteSettings {
   heartbeat: ResolvedHeartbeat
   idleTimeout: number
   infoRoute: boolean
+  appPing: boolean
+  /** `heartbeat` and `idleTimeout` as the heartbeat manager takes them, one object per route. */
+  heartbeatSettings: HeartbeatSettings
 }
 
 /** Plugin settings after defaults. */
 export interface ResolvedOptions extends ResolvedRouteSettings {
+  sessionStore: SessionStore | undefined
   maxPayload: number
   maxConnections: number
   closeTimeout: number
@@ -83,13 +98,25 @@ export const DEFAULTS = {
   handshakeTimeout: 10_000,
   heartbeat: { pingInterval: 25_000, pongTimeout: 10_000 },
   idleTimeout: 0,
-  infoRoute: true
+  infoRoute: true,
+  appPing: false
 } as const
 
 const PLUGIN_KEYS = [
   'origins', 'allowMissingOrigin', 'maxPayload', 'maxConnections', 'closeTimeout',
-  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute'
+  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore'
 ] as const
+
+const STORE_METHODS = ['create', 'claim', 'update', 'release', 'delete', 'get', 'close'] as const
+
+/** Validate the `sessionStore` option; `undefined` means the default in-memory store. */
+export function checkSessionStore (value: unknown): SessionStore | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || STORE_METHODS.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+    invalidOption('sessionStore', `a SessionStore (an object with ${STORE_METHODS.join(', ')})`, value)
+  }
+  return value as SessionStore
+}
 
 function resolveHeartbeat (name: string, value: unknown, base: ResolvedHeartbeat): ResolvedHeartbeat {
   if (value === undefined) return base
@@ -98,30 +125,52 @@ function resolveHeartbeat (name: string, value: unknown, base: ResolvedHeartbeat
   checkKnownKeys(name, options, ['pingInterval', 'pongTimeout'])
   const defaults = base === false ? DEFAULTS.heartbeat : base
   return {
-    pingInterval: checkInteger(`${name}.pingInterval`, options.pingInterval ?? defaults.pingInterval, 1),
-    pongTimeout: checkInteger(`${name}.pongTimeout`, options.pongTimeout ?? defaults.pongTimeout, 1)
+    pingInterval: checkInteger(`${name}.pingInterval`, options.pingInterval ?? defaults.pingInterval, MIN_HEARTBEAT_INTERVAL),
+    pongTimeout: checkInteger(`${name}.pongTimeout`, options.pongTimeout ?? defaults.pongTimeout, MIN_HEARTBEAT_INTERVAL)
   }
+}
+
+function checkIdleTimeout (value: unknown): number {
+  const idleTimeout = checkInteger('idleTimeout', value, 0)
+  if (idleTimeout > 0 && idleTimeout < MIN_HEARTBEAT_INTERVAL) {
+    checkInteger('idleTimeout', idleTimeout, MIN_HEARTBEAT_INTERVAL)
+  }
+  return idleTimeout
+}
+
+function toHeartbeatSettings (heartbeat: ResolvedHeartbeat, idleTimeout: number): HeartbeatSettings {
+  return heartbeat === false
+    ? { pingInterval: 0, pongTimeout: 0, idleTimeout }
+    : { pingInterval: heartbeat.pingInterval, pongTimeout: heartbeat.pongTimeout, idleTimeout }
 }
 
 /** Validate the plugin options and apply defaults. Throws FRWS_ERR_OPTION_INVALID naming the option. */
 export function resolveOptions (input: unknown): ResolvedOptions {
   const options = checkObject('options', input ?? {})
   checkKnownKeys('', options, PLUGIN_KEYS)
+  const heartbeat = resolveHeartbeat('heartbeat', options.heartbeat, DEFAULTS.heartbeat)
+  const idleTimeout = checkIdleTimeout(options.idleTimeout ?? DEFAULTS.idleTimeout)
   return {
     originPredicate: compileOriginPolicy('origins', options.origins),
+    sessionStore: checkSessionStore(options.sessionStore),
     allowMissingOrigin: checkBoolean('allowMissingOrigin', options.allowMissingOrigin ?? DEFAULTS.allowMissingOrigin),
     maxPayload: checkInteger('maxPayload', options.maxPayload ?? DEFAULTS.maxPayload, 1),
     maxConnections: checkLimit('maxConnections', options.maxConnections ?? DEFAULTS.maxConnections, 1),
     closeTimeout: checkInteger('closeTimeout', options.closeTimeout ?? DEFAULTS.closeTimeout, 0),
     handshakeTimeout: checkInteger('handshakeTimeout', options.handshakeTimeout ?? DEFAULTS.handshakeTimeout, 1),
-    heartbeat: resolveHeartbeat('heartbeat', options.heartbeat, DEFAULTS.heartbeat),
-    idleTimeout: checkInteger('idleTimeout', options.idleTimeout ?? DEFAULTS.idleTimeout, 0),
-    infoRoute: checkBoolean('infoRoute', options.infoRoute ?? DEFAULTS.infoRoute)
+    heartbeat,
+    idleTimeout,
+    infoRoute: checkBoolean('infoRoute', options.infoRoute ?? DEFAULTS.infoRoute),
+    appPing: DEFAULTS.appPing,
+    heartbeatSettings: toHeartbeatSettings(heartbeat, idleTimeout)
   }
 }
 
 /** Merge a route's overrides over the plugin settings, validating them. */
 export function resolveRouteSettings (plugin: ResolvedOptions, overrides: WsRouteOverrides): ResolvedRouteSettings {
+  const heartbeat = resolveHeartbeat('heartbeat', overrides.heartbeat, plugin.heartbeat)
+  const idleTimeout = overrides.idleTimeout === undefined ? plugin.idleTimeout : checkIdleTimeout(overrides.idleTimeout)
+  const unchanged = heartbeat === plugin.heartbeat && idleTimeout === plugin.idleTimeout
   return {
     originPredicate: overrides.origins === undefined
       ? plugin.originPredicate
@@ -132,13 +181,13 @@ export function resolveRouteSettings (plugin: ResolvedOptions, overrides: WsRout
     handshakeTimeout: overrides.handshakeTimeout === undefined
       ? plugin.handshakeTimeout
       : checkInteger('handshakeTimeout', overrides.handshakeTimeout, 1),
-    heartbeat: resolveHeartbeat('heartbeat', overrides.heartbeat, plugin.heartbeat),
-    idleTimeout: overrides.idleTimeout === undefined
-      ? plugin.idleTimeout
-      : checkInteger('idleTimeout', overrides.idleTimeout, 0),
+    heartbeat,
+    idleTimeout,
     infoRoute: overrides.infoRoute === undefined
       ? plugin.infoRoute
-      : checkBoolean('infoRoute', overrides.infoRoute)
+      : checkBoolean('infoRoute', overrides.infoRoute),
+    appPing: overrides.appPing === undefined ? plugin.appPing : checkBoolean('appPing', overrides.appPing),
+    heartbeatSettings: unchanged ? plugin.heartbeatSettings : toHeartbeatSettings(heartbeat, idleTimeout)
   }
 }
 

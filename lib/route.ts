@@ -7,11 +7,17 @@ import { checkOrigin } from './origin-policy.js'
 import type { ServerState, WsHandler } from './server-state.js'
 import { createAdmissionHook, settleUpgrade } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
+import { SUBPROTOCOL } from './protocol/version.js'
+import type { ReliableOptions } from './reliable/reliable-options.js'
+import { resolveReliable } from './reliable/reliable-options.js'
 
 /** Fastify route options a WebSocket route accepts, plus the plugin's per-route overrides. */
 export type WsRouteOptions = Pick<RouteShorthandOptions,
   'onRequest' | 'preParsing' | 'preValidation' | 'preHandler' | 'onResponse' | 'onError' |
-  'schema' | 'config' | 'logLevel' | 'constraints'> & WsRouteOverrides
+  'schema' | 'config' | 'logLevel' | 'constraints'> & WsRouteOverrides & {
+    /** Reliable mode: sequence numbers, acks, replay and resume (docs/PROTOCOL.md). @default false */
+    reliable?: boolean | ReliableOptions
+  }
 
 /** `fastify.wsRoute(url, [options], handler)`: declare a WebSocket route. */
 export interface WsRouteMethod {
@@ -19,7 +25,7 @@ export interface WsRouteMethod {
   <Data extends object = Record<string, unknown>>(url: string, options: WsRouteOptions, handler: WsHandler<Data>): FastifyInstance
 }
 
-const OVERRIDE_KEYS = ['origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute'] as const
+const OVERRIDE_KEYS = ['origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'appPing'] as const
 
 function asArray<T> (value: T | T[] | undefined): T[] {
   if (value === undefined) return []
@@ -41,10 +47,12 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
     const overrides: WsRouteOverrides = {}
     const routeOptions: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(options)) {
+      if (key === 'reliable') continue
       if ((OVERRIDE_KEYS as readonly string[]).includes(key)) (overrides as Record<string, unknown>)[key] = value
       else routeOptions[key] = value
     }
     const settings = resolveRouteSettings(state.options, overrides)
+    const reliable = resolveReliable(options.reliable)
 
     this.route({
       ...routeOptions,
@@ -57,10 +65,10 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
         async (request: FastifyRequest) => settleUpgrade(state, request.raw),
         ...asArray(options.onResponse)
       ],
-      handler: ((socket: WebSocket, request: FastifyRequest) => state.accept(socket, request, settings, handler)) as never
+      handler: ((socket: WebSocket, request: FastifyRequest) => state.accept(socket, request, settings, reliable, handler as WsHandler<object>)) as never
     } as never)
 
-    if (settings.infoRoute) registerInfoRoute(this, url, settings)
+    if (settings.infoRoute) registerInfoRoute(this, url, settings, reliable !== undefined)
     return this
   } as WsRouteMethod
 }
@@ -69,9 +77,10 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
  * `GET <url>/info` in its own encapsulated context with @fastify/cors driven by the same origin
  * policy, so CORS headers never reach the application's other routes.
  */
-function registerInfoRoute (fastify: FastifyInstance, url: string, settings: ResolvedRouteSettings): void {
+function registerInfoRoute (fastify: FastifyInstance, url: string, settings: ResolvedRouteSettings, reliable: boolean): void {
   const info = {
     name: 'fastify-reliable-ws',
+    protocol: reliable ? SUBPROTOCOL : null,
     heartbeat: settings.heartbeat === false
       ? null
       : { pingInterval: settings.heartbeat.pingInterval, pongTimeout: settings.heartbeat.pongTimeout },

@@ -2,54 +2,95 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { WsConnection } from './connection.js'
-import type { ConnectionHost } from './connection.js'
+import type { ConnectionHost, ConnectionInit } from './connection.js'
 import type { ResolvedOptions, ResolvedRouteSettings } from './options.js'
 import { ConnectionRegistry } from './registry.js'
 import type { AdmissionState } from './upgrade-admission.js'
 import { settleUpgrade } from './upgrade-admission.js'
 import { CloseCode } from './protocol/close-codes.js'
+import { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
+import type { ReliableConnection } from './reliable/reliable-connection.js'
+import type { ReliableServer } from './reliable/reliable-handshake.js'
+import { acceptReliable } from './reliable/reliable-handshake.js'
+import type { ResolvedReliable } from './reliable/reliable-options.js'
+import type { SessionStore } from './reliable/session-store.js'
+import { SuspendedSessions } from './reliable/suspended-sessions.js'
 
 /** A route handler: receives the connection and the upgrade request; may be async. */
 export type WsHandler<Data extends object = Record<string, unknown>> =
   (connection: WsConnection<Data>, request: FastifyRequest) => void | Promise<void>
 
 /**
- * The plugin's state for one Fastify instance: settings, the registry, upgrades in progress and
- * the shutdown flag. It turns upgraded sockets into connections.
+ * The plugin's state for one Fastify instance: settings, the registry, the heartbeat manager,
+ * upgrades in progress, reliable sessions and the shutdown flag. It turns upgraded sockets into
+ * connections and runs route handlers.
  */
-export class ServerState implements ConnectionHost, AdmissionState {
+export class ServerState implements ConnectionHost, AdmissionState, ReliableServer {
   readonly options: ResolvedOptions
   readonly registry = new ConnectionRegistry()
+  readonly heartbeat = new HeartbeatManager()
   readonly pendingUpgrades = new Map<FastifyRequest['raw'], NodeJS.Timeout>()
+  readonly store: SessionStore
+  readonly sessions = new Map<string, ReliableConnection<object>>()
+  readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
   closing = false
   // A random node prefix keeps ids unique across server nodes sharing a store.
   readonly #nodeId = randomBytes(6).toString('base64url')
   #counter = 0
 
-  constructor (options: ResolvedOptions) {
+  constructor (options: ResolvedOptions, store: SessionStore) {
     this.options = options
+    this.store = store
   }
 
   get maxConnections (): number {
     return this.options.maxConnections
   }
 
+  get maxPayload (): number {
+    return this.options.maxPayload
+  }
+
   get load (): number {
     return this.registry.size + this.pendingUpgrades.size
   }
 
-  /** Wrap an upgraded socket, register it and run the route handler. */
-  accept<Data extends object> (
-    socket: WebSocket, request: FastifyRequest, _settings: ResolvedRouteSettings, handler: WsHandler<Data>
+  /** A new id, unique across nodes: a random node prefix and a counter. */
+  nextId (): string {
+    return `${this.#nodeId}.${(++this.#counter).toString(36)}`
+  }
+
+  /** Turn an upgraded socket into a connection (plain), or start the reliable handshake. */
+  accept (
+    socket: WebSocket, request: FastifyRequest, settings: ResolvedRouteSettings,
+    reliable: ResolvedReliable | undefined, handler: WsHandler<object>
   ): void {
     settleUpgrade(this, request.raw)
     if (this.closing) {
       socket.close(CloseCode.GOING_AWAY, 'server shutting down')
       return
     }
-    const id = `${this.#nodeId}.${(++this.#counter).toString(36)}`
-    const connection = new WsConnection<Data>(socket, id, request.ip ?? '', request.log, this)
-    this.registry.add(connection as WsConnection<object>)
+    if (reliable !== undefined) {
+      acceptReliable(this, socket, request, settings, reliable, handler)
+      return
+    }
+    this.start(new WsConnection<object>(socket, this.connectionInit(request, settings)), request, handler)
+  }
+
+  connectionInit (request: FastifyRequest, settings: ResolvedRouteSettings): ConnectionInit {
+    return {
+      id: this.nextId(),
+      remoteAddress: request.ip ?? '',
+      log: request.log,
+      host: this,
+      heartbeat: settings.heartbeatSettings,
+      appPing: settings.appPing
+    }
+  }
+
+  /** Register the connection and run its route handler; handler errors close it with 1011. */
+  start (connection: WsConnection<object>, request: FastifyRequest, handler: WsHandler<object>): void {
+    this.registry.add(connection)
     let result: void | Promise<void>
     try {
       result = handler(connection, request)
@@ -74,5 +115,24 @@ export class ServerState implements ConnectionHost, AdmissionState {
 
   roomChanged (connection: WsConnection<object>, room: string, joined: boolean): void {
     this.registry.setMembership(connection, room, joined)
+  }
+
+  sessionEnded (connection: ReliableConnection<object>): void {
+    if (this.sessions.get(connection.sessionId) === connection) this.sessions.delete(connection.sessionId)
+    this.#suspended.remove(connection)
+  }
+
+  sessionDetached (connection: ReliableConnection<object>, expiresAt: number): void {
+    this.#suspended.add(connection, expiresAt)
+  }
+
+  unsuspend (connection: ReliableConnection<object>): void {
+    this.#suspended.remove(connection)
+  }
+
+  /** Stop timers (after the graceful close). */
+  stop (): void {
+    this.heartbeat.close()
+    this.#suspended.clear()
   }
 }

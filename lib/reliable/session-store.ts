@@ -1,0 +1,138 @@
+/**
+ * The store behind reliable sessions. The server keeps each session's live state (outbound log,
+ * inbound tracker, `send()` callbacks) in memory while it owns the session; the store holds the
+ * serialisable part, enough for ANY node to resume the session: who may resume it, where each
+ * direction stands, and the server-to-client messages the client has not acknowledged.
+ *
+ * Ownership: every session has exactly one owner, the id of the connection that created or last
+ * claimed it. Only the owner may update, release or delete it, so a connection that was superseded
+ * (possibly on another node) finds out from a `false` result and closes with 4409. Ownership
+ * survives a disconnect: the owner keeps appending messages sent while the client is away.
+ *
+ * Contract for every implementation (`MemorySessionStore` is the reference):
+ * - methods are async and never share mutable objects with the caller: returned states are copies,
+ *   and stored frames are treated as immutable;
+ * - `claim` is atomic: two concurrent claims of one session both succeed only in sequence, the
+ *   second reporting the first as `previousOwner`;
+ * - a session expires `sessionTimeout` ms after `release` unless claimed again; an expired session
+ *   behaves exactly like one that never existed. A store that outlives the process (Redis) should
+ *   also put a lease on attached sessions, renewed by `update`, so that a crashed node's sessions
+ *   expire too.
+ */
+import type { Payload } from '../protocol/frames.js'
+
+/** A server-to-client message kept for replay: its seq and the frame exactly as it was sent. */
+export interface StoredMessage {
+  /** The message's seq (server-to-client direction). */
+  seq: number
+  /** The encoded frame: a string for a text frame, bytes for a binary frame. */
+  frame: Payload
+}
+
+/** The serialisable state of a session. */
+export interface SessionState {
+  /** Random, unguessable id (the client presents it to resume). */
+  sessionId: string
+  /** Identifies this incarnation of the session; a resume with another epoch does not continue it. */
+  epoch: string
+  /** The authenticated identity that owns the session, `null` for anonymous routes (then the id is the only secret). */
+  principal: string | null
+  /** Highest client-to-server seq the server delivered to its application. */
+  clientDelivered: number
+  /** Highest server-to-client seq the client acknowledged. */
+  serverAcked: number
+  /** Highest server-to-client seq assigned. */
+  serverSeq: number
+  /** The messages with seqs `serverAcked + 1` to `serverSeq`, in order. */
+  messages: StoredMessage[]
+}
+
+/** Input of {@link SessionStore.create}. */
+export interface CreateSessionInput {
+  /** The authenticated identity of the connection (`null` when the route has no authentication). */
+  principal: string | null
+  /** The id of the connection creating the session; it becomes the owner. */
+  ownerId: string
+}
+
+/** Input of {@link SessionStore.claim}. */
+export interface ClaimSessionInput {
+  /** From the hello's `resume.sessionId`. */
+  sessionId: string
+  /** From the hello's `resume.epoch`. */
+  epoch: string
+  /** The authenticated identity of the resuming connection; must equal the session's. */
+  principal: string | null
+  /** The id of the resuming connection; it becomes the owner on success. */
+  ownerId: string
+}
+
+/** The outcome of {@link SessionStore.claim}. */
+export type ClaimResult =
+  | {
+    status: 'claimed'
+    /** A copy of the state at the moment of the claim. */
+    state: SessionState
+    /** The owner before this claim (the connection to close with 4409 if it is still open). */
+    previousOwner: string
+    /** True when the previous owner had not released the session (its connection may still be open). */
+    previousAttached: boolean
+  }
+  /** Unknown or expired: answer with a new session, `resumed: false`. */
+  | { status: 'not-found' }
+  /** The session exists under another epoch: answer with a new session, `resumed: false`. */
+  | { status: 'epoch-mismatch' }
+  /** The session belongs to another principal: close with 4401; the session is left untouched. */
+  | { status: 'forbidden' }
+
+/** Changes to a session, applied in the order append, `serverAcked`, `clientDelivered`. */
+export interface SessionPatch {
+  /** New server-to-client messages; their seqs must continue `serverSeq` without a gap. */
+  append?: readonly StoredMessage[]
+  /** New highest acknowledged server seq; messages up to it are dropped. Must not decrease or pass `serverSeq`. */
+  serverAcked?: number
+  /** New highest delivered client seq. Must not decrease. */
+  clientDelivered?: number
+}
+
+/** Where reliable sessions live between connections. */
+export interface SessionStore {
+  /**
+   * Create a session with a fresh random id and epoch, positions at 0 and no messages, owned by
+   * `input.ownerId` and attached (it does not expire until released).
+   */
+  create (input: CreateSessionInput): Promise<SessionState>
+
+  /**
+   * Atomically make `input.ownerId` the owner of a session and attach it (cancelling its expiry),
+   * provided it exists, has not expired, has the given epoch and belongs to the given principal.
+   * Checks run in that order; a failed check changes nothing.
+   */
+  claim (input: ClaimSessionInput): Promise<ClaimResult>
+
+  /**
+   * Apply `patch` if `ownerId` still owns the session (attached or not).
+   * @returns false when the session is gone or owned by another connection: the caller was
+   *   superseded and must stop using the session
+   * @throws {RangeError} when the patch breaks the ordering rules of {@link SessionPatch}
+   */
+  update (sessionId: string, ownerId: string, patch: SessionPatch): Promise<boolean>
+
+  /**
+   * Detach the session from its connection: it expires `sessionTimeout` ms from now unless claimed.
+   * @returns false when `ownerId` does not own the session (nothing changes)
+   */
+  release (sessionId: string, ownerId: string, sessionTimeout: number): Promise<boolean>
+
+  /**
+   * Remove the session for good (normal close, overflow, protocol error).
+   * @returns false when it does not exist or `ownerId` does not own it
+   */
+  delete (sessionId: string, ownerId: string): Promise<boolean>
+
+  /** A copy of the session's state, or `undefined` when it does not exist or has expired. */
+  get (sessionId: string): Promise<SessionState | undefined>
+
+  /** Release the store's resources (timers, connections). Further calls are not supported. */
+  close (): Promise<void>
+}

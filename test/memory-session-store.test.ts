@@ -1,0 +1,212 @@
+import { describe, it, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MemorySessionStore } from '../lib/reliable/memory-session-store.js'
+import { isValidEpoch, isValidSessionId } from '../lib/protocol/handshake.js'
+import { encodeData } from '../lib/protocol/frames.js'
+import type { StoredMessage } from '../lib/reliable/session-store.js'
+
+const stores: MemorySessionStore[] = []
+
+/** A store on a manual clock; closed after each test. */
+function storeAt (start = 1_000_000): { store: MemorySessionStore, clock: { now: number } } {
+  const clock = { now: start }
+  const store = new MemorySessionStore({ now: () => clock.now })
+  stores.push(store)
+  return { store, clock }
+}
+
+function messages (from: number, to: number): StoredMessage[] {
+  const list: StoredMessage[] = []
+  for (let seq = from; seq <= to; seq++) list.push({ seq, frame: encodeData(seq, `m${seq}`) })
+  return list
+}
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()))
+})
+
+describe('memory session store', () => {
+  it('creates sessions with distinct valid ids and epochs at position zero', async () => {
+    const { store } = storeAt()
+    const a = await store.create({ principal: 'alice', ownerId: 'c1' })
+    const b = await store.create({ principal: 'alice', ownerId: 'c2' })
+    assert.notEqual(a.sessionId, b.sessionId)
+    assert.ok(isValidSessionId(a.sessionId))
+    assert.ok(isValidEpoch(a.epoch))
+    assert.deepEqual({ ...a, sessionId: '', epoch: '' }, {
+      sessionId: '', epoch: '', principal: 'alice', clientDelivered: 0, serverAcked: 0, serverSeq: 0, messages: []
+    })
+  })
+
+  it('keeps appended messages until acknowledged and returns them in order', async () => {
+    const { store } = storeAt()
+    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    assert.equal(await store.update(sessionId, 'c1', { append: messages(1, 3) }), true)
+    assert.equal(await store.update(sessionId, 'c1', { append: messages(4, 5), serverAcked: 2, clientDelivered: 9 }), true)
+    const state = await store.get(sessionId)
+    assert.equal(state?.serverSeq, 5)
+    assert.equal(state?.serverAcked, 2)
+    assert.equal(state?.clientDelivered, 9)
+    assert.deepEqual(state?.messages, messages(3, 5))
+  })
+
+  it('returns copies that callers cannot use to change the store', async () => {
+    const { store } = storeAt()
+    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    await store.update(sessionId, 'c1', { append: messages(1, 1) })
+    const state = await store.get(sessionId)
+    state?.messages.pop()
+    assert.equal((await store.get(sessionId))?.messages.length, 1)
+  })
+
+  it('rejects patches that break ordering and leaves the session unchanged', async () => {
+    const { store } = storeAt()
+    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    await store.update(sessionId, 'c1', { append: messages(1, 2), clientDelivered: 4 })
+    await assert.rejects(store.update(sessionId, 'c1', { append: messages(4, 4) }), /appended seq 4 does not follow 2/)
+    await assert.rejects(store.update(sessionId, 'c1', { append: messages(3, 3), serverAcked: 4 }), /serverAcked 4 must be between 0 and 3/)
+    await assert.rejects(store.update(sessionId, 'c1', { clientDelivered: 3 }), /clientDelivered 3 is below 4/)
+    const state = await store.get(sessionId)
+    assert.equal(state?.serverSeq, 2)
+    assert.equal(state?.messages.length, 2)
+  })
+
+  it('compacts acknowledged messages without losing the unacknowledged ones', async () => {
+    const { store } = storeAt()
+    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    await store.update(sessionId, 'c1', { append: messages(1, 3000) })
+    await store.update(sessionId, 'c1', { serverAcked: 1500 })
+    await store.update(sessionId, 'c1', { serverAcked: 2999 })
+    assert.deepEqual((await store.get(sessionId))?.messages, messages(3000, 3000))
+    await store.update(sessionId, 'c1', { serverAcked: 3000 })
+    assert.deepEqual((await store.get(sessionId))?.messages, [])
+  })
+
+  describe('claim', () => {
+    it('hands the session to the resuming connection and reports the previous owner', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      await store.update(created.sessionId, 'c1', { append: messages(1, 2), clientDelivered: 5 })
+      await store.release(created.sessionId, 'c1', 120_000)
+      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal: 'alice', ownerId: 'c2' })
+      assert.equal(result.status, 'claimed')
+      assert.ok(result.status === 'claimed')
+      assert.equal(result.previousOwner, 'c1')
+      assert.equal(result.previousAttached, false)
+      assert.equal(result.state.clientDelivered, 5)
+      assert.deepEqual(result.state.messages, messages(1, 2))
+    })
+
+    it('fences the previous owner out once another connection claims the session', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal: 'alice', ownerId: 'c2' })
+      assert.ok(result.status === 'claimed')
+      assert.equal(result.previousAttached, true, 'c1 never released: its connection may still be open (close it with 4409)')
+      assert.equal(await store.update(created.sessionId, 'c1', { clientDelivered: 1 }), false)
+      assert.equal(await store.release(created.sessionId, 'c1', 1000), false)
+      assert.equal(await store.delete(created.sessionId, 'c1'), false)
+      assert.equal(await store.update(created.sessionId, 'c2', { clientDelivered: 1 }), true)
+    })
+
+    it('lets only one of two concurrent claims end up owning the session', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      const input = { sessionId: created.sessionId, epoch: created.epoch, principal: 'alice' }
+      const [first, second] = await Promise.all([
+        store.claim({ ...input, ownerId: 'c2' }),
+        store.claim({ ...input, ownerId: 'c3' })
+      ])
+      assert.ok(first.status === 'claimed' && second.status === 'claimed')
+      assert.equal(first.previousOwner, 'c1')
+      assert.equal(second.previousOwner, 'c2')
+      assert.equal(await store.update(created.sessionId, 'c2', {}), false)
+      assert.equal(await store.update(created.sessionId, 'c3', {}), true)
+    })
+
+    it('reports an unknown session as not found', async () => {
+      const { store } = storeAt()
+      assert.deepEqual(await store.claim({ sessionId: 'nope', epoch: 'e', principal: null, ownerId: 'c1' }), { status: 'not-found' })
+    })
+
+    it('reports another epoch as a mismatch without taking ownership', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ principal: null, ownerId: 'c1' })
+      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch + 'x', principal: null, ownerId: 'c2' })
+      assert.deepEqual(result, { status: 'epoch-mismatch' })
+      assert.equal(await store.update(created.sessionId, 'c1', {}), true)
+    })
+
+    it('refuses another principal and leaves the session with its owner', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      for (const principal of ['mallory', null]) {
+        const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal, ownerId: 'c2' })
+        assert.deepEqual(result, { status: 'forbidden' })
+      }
+      assert.equal(await store.update(created.sessionId, 'c1', {}), true)
+    })
+  })
+
+  describe('expiry', () => {
+    it('expires a released session after sessionTimeout and not before', async () => {
+      const { store, clock } = storeAt()
+      const created = await store.create({ principal: null, ownerId: 'c1' })
+      await store.release(created.sessionId, 'c1', 120_000)
+      clock.now += 119_999
+      assert.ok(await store.get(created.sessionId))
+      clock.now += 1
+      assert.equal(await store.get(created.sessionId), undefined)
+      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal: null, ownerId: 'c2' })
+      assert.deepEqual(result, { status: 'not-found' })
+    })
+
+    it('never expires an attached session, and a claim cancels a pending expiry', async () => {
+      const { store, clock } = storeAt()
+      const attached = await store.create({ principal: null, ownerId: 'c1' })
+      const resumed = await store.create({ principal: null, ownerId: 'c2' })
+      await store.release(resumed.sessionId, 'c2', 1000)
+      clock.now += 500
+      await store.claim({ sessionId: resumed.sessionId, epoch: resumed.epoch, principal: null, ownerId: 'c3' })
+      clock.now += 10_000_000
+      assert.equal(store.sweep(), 0)
+      assert.ok(await store.get(attached.sessionId))
+      assert.ok(await store.get(resumed.sessionId))
+    })
+
+    it('the sweep removes expired sessions without anyone touching them', async () => {
+      const { store, clock } = storeAt()
+      const a = await store.create({ principal: null, ownerId: 'c1' })
+      const b = await store.create({ principal: null, ownerId: 'c2' })
+      await store.release(a.sessionId, 'c1', 1000)
+      await store.release(b.sessionId, 'c2', 5000)
+      clock.now += 1000
+      assert.equal(store.sweep(), 1)
+      assert.equal(store.size, 1)
+      clock.now += 4000
+      assert.equal(store.sweep(), 1)
+      assert.equal(store.size, 0)
+    })
+
+    it('the sweep timer removes expired sessions in real time', async () => {
+      const store = new MemorySessionStore({ sweepInterval: 20 })
+      stores.push(store)
+      const created = await store.create({ principal: null, ownerId: 'c1' })
+      await store.release(created.sessionId, 'c1', 30)
+      assert.equal(store.size, 1)
+      const deadline = Date.now() + 2000
+      while (store.size > 0 && Date.now() < deadline) await sleep(10)
+      assert.equal(store.size, 0)
+    })
+
+    it('delete removes a session for its owner only', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ principal: null, ownerId: 'c1' })
+      assert.equal(await store.delete(created.sessionId, 'c2'), false)
+      assert.equal(await store.delete(created.sessionId, 'c1'), true)
+      assert.equal(await store.get(created.sessionId), undefined)
+      assert.equal(await store.delete(created.sessionId, 'c1'), false)
+    })
+  })
+})
