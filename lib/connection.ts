@@ -87,6 +87,12 @@ export interface ConnectionInit {
 const PENDING_PAUSE_THRESHOLD = 256
 
 const RESOLVED: Promise<void> = Promise.resolve()
+/**
+ * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never
+ * masked, so every ping is these same two bytes; ws's `ping()` builds them anew each time. ws writes
+ * whole frames synchronously, so writing between its writes always lands on a frame boundary.
+ */
+const PING_FRAME = Buffer.from([0x89, 0x00])
 const kConnection = Symbol('fastify-reliable-ws.connection')
 
 type SocketWithConnection = WebSocket & { [kConnection]: WsConnection<object> }
@@ -169,9 +175,10 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     }
   }
 
-  /** @internal HeartbeatPeer: a protocol ping. */
+  /** @internal HeartbeatPeer: a protocol ping, written as a prebuilt frame (see `PING_FRAME`). */
   sendPing (): void {
-    this.#socket.ping()
+    const transport = (this.#socket as unknown as { _socket?: { writable: boolean, write (chunk: Buffer): boolean } })._socket
+    if (this.#socket.readyState === 1 && transport?.writable === true) transport.write(PING_FRAME)
   }
 
   /** @internal HeartbeatPeer: silent past the pong timeout. */

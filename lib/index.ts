@@ -17,6 +17,7 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
   if (fastify.hasDecorator('websocketServer')) {
     // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.
     fastify.websocketServer.options.maxPayload = settings.maxPayload
+    state.foreignClients = fastify.websocketServer.clients
   } else {
     await fastify.register(fastifyWebsocket, {
       options: { maxPayload: settings.maxPayload, clientTracking: false },
@@ -26,6 +27,7 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
   }
 
   fastify.decorate('wsConnections', state.registry)
+  fastify.decorate('wsHeartbeat', state.heartbeat)
   fastify.decorate('wsRoute', createWsRoute(state))
 
   fastify.addHook('preClose', async function closeWebSockets () {

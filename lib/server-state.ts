@@ -28,7 +28,12 @@ export type WsHandler<Data extends object = Record<string, unknown>> =
 export class ServerState implements ConnectionHost, AdmissionState, ReliableServer {
   readonly options: ResolvedOptions
   readonly registry = new ConnectionRegistry()
-  readonly heartbeat = new HeartbeatManager()
+  readonly heartbeat: HeartbeatManager
+  /**
+   * The client set of an @fastify/websocket the app registered itself: its default preClose would
+   * close our sockets without a code (peers see 1005), so they leave that set; our preClose closes them with 1001.
+   */
+  foreignClients: Set<WebSocket> | undefined
   readonly pendingUpgrades = new Map<FastifyRequest['raw'], NodeJS.Timeout>()
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
@@ -41,6 +46,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   constructor (options: ResolvedOptions, store: SessionStore) {
     this.options = options
     this.store = store
+    this.heartbeat = new HeartbeatManager({ defaults: options.heartbeatSettings })
   }
 
   get maxConnections (): number {
@@ -66,6 +72,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     reliable: ResolvedReliable | undefined, handler: WsHandler<object>
   ): void {
     settleUpgrade(this, request.raw)
+    this.foreignClients?.delete(socket)
     if (this.closing) {
       socket.close(CloseCode.GOING_AWAY, 'server shutting down')
       return

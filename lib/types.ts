@@ -1,5 +1,6 @@
 import type { ConnectionRegistry } from './registry.js'
 import type { WsRouteMethod } from './route.js'
+import type { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,5 +8,7 @@ declare module 'fastify' {
     wsRoute: WsRouteMethod
     /** The open WebSocket connections: lookup by id, rooms, broadcast, close. */
     wsConnections: ConnectionRegistry
+    /** The heartbeat manager: `stats()` gives pings sent, pongs received, connections terminated for silence. */
+    wsHeartbeat: HeartbeatManager
   }
 }

@@ -234,7 +234,7 @@ export class HeartbeatManager {
       advance = 1
       this.#lastFire += this.#tick
     } else {
-      // A late timer catches up whole ticks and drops the remainder: heartbeat time never runs ahead.
+      // A late timer catches up whole ticks; dropping the remainder keeps heartbeat time behind the clock.
       this.#lastFire = now
     }
     this.#now += advance * this.#tick

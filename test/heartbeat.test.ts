@@ -1,0 +1,174 @@
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { FastifyInstance } from 'fastify'
+import type { CloseInfo } from '../lib/index.js'
+import { buildApp, delay, listen, openClient, waitFor, withExpiry } from './helpers/server.js'
+import { startTcpProxy } from './helpers/tcp-proxy.js'
+
+const PING_INTERVAL = 200
+const PONG_TIMEOUT = 200
+
+/** An app whose echo route records each connection's close info. */
+async function heartbeatApp (options: Parameters<typeof buildApp>[0] = {}): Promise<{ app: FastifyInstance, closes: CloseInfo[] }> {
+  const closes: CloseInfo[] = []
+  const app = await buildApp({ heartbeat: { pingInterval: PING_INTERVAL, pongTimeout: PONG_TIMEOUT }, ...options }, (app) => {
+    app.wsRoute('/ws', (connection) => {
+      connection.on('message', (data) => { void connection.send(data) })
+      connection.on('close', (info) => closes.push(info))
+    })
+  })
+  return { app, closes }
+}
+
+describe('heartbeat on real sockets', () => {
+  test('a peer whose network vanishes is terminated within pingInterval + pongTimeout plus one tick', async (t) => {
+    const { app, closes } = await heartbeatApp()
+    t.after(() => app.close())
+    const url = await listen(app)
+    const proxy = await startTcpProxy({ targetPort: Number(new URL(url).port) })
+    t.after(() => proxy.close())
+    const client = await openClient(`ws://127.0.0.1:${proxy.port}/ws`)
+    t.after(() => client.socket.terminate())
+    client.socket.send('last words')
+    assert.equal(await client.next(), 'last words')
+
+    proxy.blackhole()
+    const vanishedAt = performance.now()
+    await waitFor(() => closes.length === 1, 'the heartbeat to terminate the silent peer', 5000)
+    const detection = performance.now() - vanishedAt
+
+    const tick = app.wsHeartbeat.stats().tickInterval
+    // Real timers fire a little late under load; the bound itself is pingInterval + pongTimeout + tick.
+    const timerSlack = 100
+    assert.ok(detection <= PING_INTERVAL + PONG_TIMEOUT + tick + timerSlack,
+      `detected after ${detection.toFixed(0)} ms, bound ${PING_INTERVAL + PONG_TIMEOUT + tick} ms`)
+    assert.ok(detection >= PONG_TIMEOUT, `detected after ${detection.toFixed(0)} ms, before the pong window could pass`)
+    assert.equal(closes[0].cause, 'timeout')
+    assert.equal(closes[0].code, 1006)
+    assert.equal(app.wsConnections.size, 0)
+    assert.equal(app.wsHeartbeat.stats().terminated, 1)
+  })
+
+  test('a client that answers pings stays connected across many intervals', async (t) => {
+    const { app, closes } = await heartbeatApp()
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    let pings = 0
+    client.socket.on('ping', () => pings++)
+    await delay(PING_INTERVAL * 6)
+    assert.ok(pings >= 3, `only ${pings} pings in ${PING_INTERVAL * 6} ms`)
+    assert.equal(client.socket.readyState, client.socket.OPEN)
+    assert.equal(closes.length, 0)
+    const stats = app.wsHeartbeat.stats()
+    assert.equal(stats.terminated, 0)
+    assert.equal(stats.pingsSent, pings)
+    // The last pong may still be in flight when the stats are read.
+    assert.ok(stats.pongsReceived >= pings - 1 && stats.pongsReceived <= pings)
+    const [connection] = app.wsConnections
+    assert.ok(connection.lastRtt !== undefined && connection.lastRtt >= 0)
+  })
+
+  test('a client whose pong handling is disabled is terminated and leaves the registry', async (t) => {
+    const { app, closes } = await heartbeatApp()
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`, { autoPong: false })
+    t.after(() => client.socket.terminate())
+    const closed = await withExpiry(client.closed, 3000, 'the termination')
+    assert.equal(closed.code, 1006)
+    await waitFor(() => closes.length === 1, 'the close event')
+    assert.equal(closes[0].cause, 'timeout')
+    assert.equal(app.wsConnections.size, 0)
+    assert.deepEqual(
+      (({ pingsSent, pongsReceived, terminated }) => ({ pingsSent, pongsReceived, terminated }))(app.wsHeartbeat.stats()),
+      { pingsSent: 1, pongsReceived: 0, terminated: 1 }
+    )
+  })
+
+  test('a connection that carries traffic receives no pings', async (t) => {
+    const { app } = await heartbeatApp()
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    let pings = 0
+    client.socket.on('ping', () => pings++)
+    const chatter = setInterval(() => client.socket.send('tick'), PING_INTERVAL / 4)
+    t.after(() => clearInterval(chatter))
+    await delay(PING_INTERVAL * 6)
+    clearInterval(chatter)
+    assert.equal(pings, 0)
+    assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
+    assert.equal(client.socket.readyState, client.socket.OPEN)
+  })
+
+  test('heartbeat: false sends no pings at all', async (t) => {
+    const { app } = await heartbeatApp({ heartbeat: false })
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`, { autoPong: false })
+    t.after(() => client.socket.terminate())
+    await delay(PING_INTERVAL * 3)
+    assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
+    assert.equal(client.socket.readyState, client.socket.OPEN)
+  })
+
+  test('a route override shortens the heartbeat for that route only', async (t) => {
+    const closes: Record<string, CloseInfo[]> = { fast: [], slow: [] }
+    const app = await buildApp({ heartbeat: { pingInterval: 60_000, pongTimeout: 60_000 } }, (app) => {
+      app.wsRoute('/fast', { heartbeat: { pingInterval: 100, pongTimeout: 100 } }, (c) => { c.on('close', (i) => closes.fast.push(i)) })
+      app.wsRoute('/slow', (c) => { c.on('close', (i) => closes.slow.push(i)) })
+    })
+    t.after(() => app.close())
+    const url = await listen(app)
+    const fast = await openClient(`${url}/fast`, { autoPong: false })
+    const slow = await openClient(`${url}/slow`, { autoPong: false })
+    t.after(() => { fast.socket.terminate(); slow.socket.terminate() })
+    await withExpiry(fast.closed, 3000, 'the fast route to terminate')
+    assert.equal(slow.socket.readyState, slow.socket.OPEN)
+    assert.equal(closes.fast[0]?.cause, 'timeout')
+    assert.equal(closes.slow.length, 0)
+  })
+})
+
+describe('idle timeout and app-level ping', () => {
+  test('a connection with no application message for idleTimeout is closed with 4000, pongs do not count', async (t) => {
+    const { app, closes } = await heartbeatApp({ idleTimeout: 300, heartbeat: { pingInterval: 50, pongTimeout: 200 } })
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    const closed = await withExpiry(client.closed, 3000, 'the idle close')
+    assert.deepEqual(closed, { code: 4000, reason: 'idle timeout' })
+    await waitFor(() => closes.length === 1, 'the close event')
+    assert.equal(closes[0].cause, 'idle')
+    assert.ok(app.wsHeartbeat.stats().pongsReceived >= 2, 'pongs flowed while the idle timer ran')
+    assert.equal(app.wsHeartbeat.stats().idleClosed, 1)
+  })
+
+  test('application messages keep an idle-timeout connection open', async (t) => {
+    const { app } = await heartbeatApp({ idleTimeout: 300 })
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    for (let i = 0; i < 8; i++) {
+      client.socket.send('still here')
+      await delay(100)
+    }
+    assert.equal(client.socket.readyState, client.socket.OPEN)
+  })
+
+  test('the app-level ping gets its pong on a plain route with appPing', async (t) => {
+    const delivered: string[] = []
+    const app = await buildApp({}, (app) => {
+      app.wsRoute('/ws', { appPing: true }, (c) => { c.on('message', (d) => { delivered.push(String(d)) }) })
+    })
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    client.socket.send('frws:ping:abc')
+    assert.equal(await client.next(), 'frws:pong:abc')
+    client.socket.send('frws:ping')
+    assert.equal(await client.next(), 'frws:pong')
+    client.socket.send('hello')
+    await waitFor(() => delivered.length === 1, 'the application message')
+    assert.deepEqual(delivered, ['hello'])
+  })
+})

@@ -1,0 +1,58 @@
+import type { HeartbeatClock, RepeatingTimer } from '../../lib/heartbeat/clock.js'
+
+interface FakeTimer { fn: () => void, interval: number, next: number }
+
+/** A clock whose time moves only when the test says so; timers fire at their exact times. */
+export class FakeClock implements HeartbeatClock {
+  time = 0
+  #fires = 0
+  readonly timers = new Set<FakeTimer>()
+  #actions: Array<{ at: number, fn: () => void }> = []
+
+  /** @param jitter - ms added to the n-th timer interval (negative fires early), like a real event loop */
+  constructor (readonly jitter: (fire: number) => number = () => 0) {}
+
+  now (): number {
+    return this.time
+  }
+
+  setInterval (fn: () => void, interval: number): RepeatingTimer {
+    const timer = { fn, interval, next: this.time + interval + this.jitter(this.#fires++) }
+    this.timers.add(timer)
+    return { clear: () => this.timers.delete(timer) }
+  }
+
+  /** Run `fn` at time `at` (before a timer due at the same time). */
+  at (at: number, fn: () => void): void {
+    this.#actions.push({ at, fn })
+    this.#actions.sort((a, b) => a.at - b.at)
+  }
+
+  /** Move time forward by `ms`, running actions and timers in time order. */
+  advance (ms: number): void {
+    const end = this.time + ms
+    for (;;) {
+      const action = this.#actions[0]
+      let timer: FakeTimer | undefined
+      for (const candidate of this.timers) if (timer === undefined || candidate.next < timer.next) timer = candidate
+      const timerAt = timer === undefined ? Infinity : Math.max(timer.next, this.time)
+      if (action !== undefined && action.at <= end && action.at <= timerAt) {
+        this.#actions.shift()
+        this.time = Math.max(this.time, action.at)
+        action.fn()
+      } else if (timer !== undefined && timerAt <= end) {
+        this.time = timerAt
+        timer.next = this.time + timer.interval + this.jitter(this.#fires++)
+        timer.fn()
+      } else {
+        break
+      }
+    }
+    this.time = end
+  }
+
+  /** Move time forward without firing timers, like a blocked event loop; overdue timers fire once on the next `advance`. */
+  stall (ms: number): void {
+    this.time += ms
+  }
+}
