@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
@@ -12,7 +14,7 @@ import './types.js'
 async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
   const settings = resolveOptions(options)
   const ownStore = settings.sessionStore === undefined ? new MemorySessionStore() : undefined
-  const state = new ServerState(settings, settings.sessionStore ?? (ownStore as MemorySessionStore))
+  const state = new ServerState(settings, settings.sessionStore ?? (ownStore as MemorySessionStore), fastify.log)
 
   if (fastify.hasDecorator('websocketServer')) {
     // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.
@@ -26,15 +28,25 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
     })
   }
 
+  fastify.server.prependListener('upgrade', state.upgrades.arrived)
+  // Every upgrade that completes, on our routes or the app's own, ends its handshake timer.
+  fastify.websocketServer.on('connection', (_socket: unknown, request: IncomingMessage) => state.upgrades.settle(request))
+
   fastify.decorate('wsConnections', state.registry)
   fastify.decorate('wsHeartbeat', state.heartbeat)
   fastify.decorate('wsRoute', createWsRoute(state))
 
+  // Fastify answers upgrades that arrive while it closes with its own 503, but nobody would end
+  // those raw sockets and server.close() would wait for them; this listener runs after that answer.
+  const endLateUpgrade = (_request: IncomingMessage, socket: Socket): void => { socket.destroySoon() }
   fastify.addHook('preClose', async function closeWebSockets () {
     state.closing = true
+    fastify.server.on('upgrade', endLateUpgrade)
     await closeAllGracefully(state.registry, settings.closeTimeout, fastify.log)
   })
   fastify.addHook('onClose', async function stopTimers () {
+    fastify.server.removeListener('upgrade', state.upgrades.arrived)
+    fastify.server.removeListener('upgrade', endLateUpgrade)
     state.stop()
     await ownStore?.close()
   })
@@ -50,7 +62,7 @@ export default fastifyReliableWs
 export { fastifyReliableWs }
 export type { FastifyReliableWsOptions, HeartbeatOptions, WsRouteOverrides } from './options.js'
 export type { OriginOption } from './origin-policy.js'
-export type { WsRouteMethod, WsRouteOptions } from './route.js'
+export type { ReliableWsHandler, WsRouteMethod, WsRouteOptions } from './route.js'
 export type { WsHandler } from './server-state.js'
 export { WsConnection } from './connection.js'
 export type { CloseCause, CloseInfo, WsConnectionEvents, WsMessage, WsOutgoing } from './connection.js'

@@ -42,11 +42,17 @@ function sameHost (origin: string, request: FastifyRequest): boolean {
 }
 
 function compileExact (name: string, value: string): string {
-  const normalized = normalizeOrigin(value)
-  if (normalized === undefined || value.replace(/\/$/, '').toLowerCase() !== normalized) {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  // An origin is scheme, host and optional port: a path, query or credentials is a mistake worth reporting.
+  if (url === undefined || url.origin === 'null' || url.pathname !== '/' || /[?#@]/.test(value)) {
     invalidOption(name, 'an origin like "https://app.example.com" (scheme, host, optional port; no path)', value)
   }
-  return normalized
+  return url.origin
 }
 
 /**

@@ -5,10 +5,11 @@ import type { ResolvedRouteSettings, WsRouteOverrides } from './options.js'
 import { resolveRouteSettings } from './options.js'
 import { checkOrigin } from './origin-policy.js'
 import type { ServerState, WsHandler } from './server-state.js'
-import { createAdmissionHook, settleUpgrade } from './upgrade-admission.js'
+import { createAdmissionHook } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
 import { SUBPROTOCOL } from './protocol/version.js'
 import type { ReliableOptions } from './reliable/reliable-options.js'
+import type { ReliableConnection } from './reliable/reliable-connection.js'
 import { resolveReliable } from './reliable/reliable-options.js'
 
 /** Fastify route options a WebSocket route accepts, plus the plugin's per-route overrides. */
@@ -19,9 +20,16 @@ export type WsRouteOptions = Pick<RouteShorthandOptions,
     reliable?: boolean | ReliableOptions
   }
 
+/** A handler of a reliable route: its connection is a {@link ReliableConnection} (acks, `request()`, resume). */
+export type ReliableWsHandler<Data extends object = Record<string, unknown>> =
+  (connection: ReliableConnection<Data>, request: FastifyRequest) => void | Promise<void>
+
 /** `fastify.wsRoute(url, [options], handler)`: declare a WebSocket route. */
 export interface WsRouteMethod {
   <Data extends object = Record<string, unknown>>(url: string, handler: WsHandler<Data>): FastifyInstance
+  <Data extends object = Record<string, unknown>>(
+    url: string, options: WsRouteOptions & { reliable: true | ReliableOptions }, handler: ReliableWsHandler<Data>
+  ): FastifyInstance
   <Data extends object = Record<string, unknown>>(url: string, options: WsRouteOptions, handler: WsHandler<Data>): FastifyInstance
 }
 
@@ -62,7 +70,7 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
       onRequest: [createAdmissionHook(state, settings), ...asArray(options.onRequest)],
       onResponse: [
         // An upgrade answered with an HTTP error (401 from an auth hook, say) no longer counts as pending.
-        async (request: FastifyRequest) => settleUpgrade(state, request.raw),
+        async (request: FastifyRequest) => state.upgrades.settle(request.raw),
         ...asArray(options.onResponse)
       ],
       handler: ((socket: WebSocket, request: FastifyRequest) => state.accept(socket, request, settings, reliable, handler as WsHandler<object>)) as never

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { WsConnection } from './connection.js'
 import type { ConnectionHost, ConnectionInit } from './connection.js'
 import type { ResolvedOptions, ResolvedRouteSettings } from './options.js'
 import { ConnectionRegistry } from './registry.js'
 import type { AdmissionState } from './upgrade-admission.js'
-import { settleUpgrade } from './upgrade-admission.js'
+import { UpgradeTracker } from './upgrade-tracker.js'
 import { CloseCode } from './protocol/close-codes.js'
 import { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
@@ -34,7 +34,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
    * close our sockets without a code (peers see 1005), so they leave that set; our preClose closes them with 1001.
    */
   foreignClients: Set<WebSocket> | undefined
-  readonly pendingUpgrades = new Map<FastifyRequest['raw'], NodeJS.Timeout>()
+  readonly upgrades: UpgradeTracker
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
@@ -43,9 +43,10 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly #nodeId = randomBytes(6).toString('base64url')
   #counter = 0
 
-  constructor (options: ResolvedOptions, store: SessionStore) {
+  constructor (options: ResolvedOptions, store: SessionStore, log: FastifyBaseLogger) {
     this.options = options
     this.store = store
+    this.upgrades = new UpgradeTracker(options.handshakeTimeout, log)
     this.heartbeat = new HeartbeatManager({ defaults: options.heartbeatSettings })
   }
 
@@ -58,7 +59,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   }
 
   get load (): number {
-    return this.registry.size + this.pendingUpgrades.size
+    return this.registry.size + this.upgrades.size
   }
 
   /** A new id, unique across nodes: a random node prefix and a counter. */
@@ -71,7 +72,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     socket: WebSocket, request: FastifyRequest, settings: ResolvedRouteSettings,
     reliable: ResolvedReliable | undefined, handler: WsHandler<object>
   ): void {
-    settleUpgrade(this, request.raw)
+    this.upgrades.settle(request.raw)
     this.foreignClients?.delete(socket)
     if (this.closing) {
       socket.close(CloseCode.GOING_AWAY, 'server shutting down')
@@ -141,5 +142,6 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   stop (): void {
     this.heartbeat.close()
     this.#suspended.clear()
+    this.upgrades.clear()
   }
 }

@@ -33,6 +33,9 @@ export interface CloseInfo {
 /** What an incoming request handler may answer. */
 export type ResponseData = string | Uint8Array | ArrayBuffer
 
+/** Answers a request from the server: returns (or resolves to) the response; a throw or rejection sends an error response. */
+export type RequestHandler = (data: string | Uint8Array) => ResponseData | Promise<ResponseData>
+
 /** The server's URL, or a function that gives it before every connection (e.g. with a fresh token). */
 export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>)
 
@@ -92,7 +95,7 @@ export interface ReliableClientOptions {
    * Answers the server's requests: return (or resolve to) the response; a throw or rejection sends
    * an error response with the error's message. Without it every request gets an error response.
    */
-  onRequest?: (data: string | Uint8Array) => ResponseData | Promise<ResponseData>
+  onRequest?: RequestHandler
   /**
    * Uniform random numbers in `[0, 1)` for the backoff jitter.
    * @default Math.random

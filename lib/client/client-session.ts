@@ -60,7 +60,7 @@ function bad (message: string): ProtocolError {
 
 // The size of the frame encodeDataFrame would build, without building it.
 function sizeOf (type: DataFrameType, seq: number, ref: number, payload: Payload): number {
-  const header = 2 + String(seq).length + (ref > 0 ? 1 + String(ref).length : 0)
+  const header = type.length + 1 + String(seq).length + (ref > 0 ? 1 + String(ref).length : 0)
   return header + (typeof payload === 'string' ? utf8Length(payload) : payload.byteLength)
 }
 

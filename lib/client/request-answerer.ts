@@ -1,0 +1,44 @@
+/**
+ * Runs the application's handler for a request from the server and produces exactly one answer
+ * (docs/PROTOCOL.md, "request": every request gets one response or one error response).
+ */
+import type { Payload } from '../protocol/frames.js'
+import type { RequestHandler, ResponseData } from './client-options.js'
+import { toPayload } from './outgoing-data.js'
+
+/** The answer to a server request: a response payload, or the reason of an error response. */
+export type Answer = { ok: true, payload: Payload } | { ok: false, reason: string }
+
+function reasonOf (error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function toAnswer (value: unknown): Answer {
+  const payload = toPayload(value)
+  if (payload !== undefined) return { ok: true, payload }
+  return { ok: false, reason: 'the request handler returned neither a string, a Uint8Array nor an ArrayBuffer' }
+}
+
+/**
+ * Call `handler` with `data` and pass its answer to `done`, once: synchronously for a synchronous
+ * handler (so answers keep the order of requests), after settling for a promise. A throw or a
+ * rejection becomes an error response with the error's message; no handler is an error response too.
+ */
+export function answerRequest (handler: RequestHandler | undefined, data: Payload, done: (answer: Answer) => void): void {
+  if (handler === undefined) {
+    done({ ok: false, reason: 'the client has no request handler' })
+    return
+  }
+  let result: ResponseData | Promise<ResponseData>
+  try {
+    result = handler(data)
+  } catch (error) {
+    done({ ok: false, reason: reasonOf(error) })
+    return
+  }
+  if (typeof (result as Promise<ResponseData>)?.then !== 'function') {
+    done(toAnswer(result))
+    return
+  }
+  (result as Promise<ResponseData>).then((value) => done(toAnswer(value)), (error: unknown) => done({ ok: false, reason: reasonOf(error) }))
+}
