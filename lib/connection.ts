@@ -87,6 +87,11 @@ export interface ConnectionInit {
 const PENDING_PAUSE_THRESHOLD = 256
 
 const RESOLVED: Promise<void> = Promise.resolve()
+/** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
+const WS_ERROR_CLOSE_CODES: Record<string, number> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD
+}
 /**
  * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never
  * masked, so every ping is these same two bytes; ws's `ping()` builds them anew each time. ws writes
@@ -276,8 +281,9 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   }
 
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
-  socketError (error: Error): void {
+  socketError (error: Error & { code?: string }): void {
     this.#closeCause ??= 'error'
+    this.#localCloseCode ??= WS_ERROR_CLOSE_CODES[error.code ?? ''] ?? CloseCode.PROTOCOL_ERROR
     this.log.info({ err: error, connectionId: this.id }, 'websocket peer broke a protocol rule or limit')
     if (this.#socket.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
   }
@@ -331,7 +337,10 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   /** @internal The current socket closed: stop watching it, then end the connection. */
   socketClosed (code: number, reasonBytes: Buffer): void {
     this.unwatchSocket()
-    this.end(code, reasonBytes.toString(), this.#closeCause ?? 'client')
+    const { cause, code: sentCode } = this.takeLocalClose()
+    // ws may not read the peer's answer to a close it started on error: report the code it sent.
+    const reported = code === CloseCode.ABNORMAL && sentCode !== undefined ? sentCode : code
+    this.end(reported, reasonBytes.toString(), cause ?? 'client')
   }
 
   /**

@@ -9,7 +9,13 @@ import { resolveOptions } from './options.js'
 import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
 import { MemorySessionStore } from './reliable/memory-session-store.js'
+import { selectSubprotocol } from './protocol/version.js'
 import './types.js'
+
+/** Prefer our reliable-mode subprotocol when offered; otherwise ws's own rule (the first one offered). */
+function chooseSubprotocol (offered: Set<string>): string | false {
+  return selectSubprotocol(offered) || (offered.values().next().value ?? false)
+}
 
 async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
   const settings = resolveOptions(options)
@@ -19,10 +25,11 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
   if (fastify.hasDecorator('websocketServer')) {
     // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.
     fastify.websocketServer.options.maxPayload = settings.maxPayload
+    fastify.websocketServer.options.handleProtocols ??= chooseSubprotocol
     state.foreignClients = fastify.websocketServer.clients
   } else {
     await fastify.register(fastifyWebsocket, {
-      options: { maxPayload: settings.maxPayload, clientTracking: false },
+      options: { maxPayload: settings.maxPayload, clientTracking: false, handleProtocols: chooseSubprotocol },
       // Our own preClose hook closes connections with 1001 and waits; theirs would close without a code.
       preClose: (done) => done()
     })

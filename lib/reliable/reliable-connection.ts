@@ -1,9 +1,10 @@
+import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
 import { WsConnection } from '../connection.js'
 import type { CloseCause, ConnectionInit, Respond, WsMessage, WsOutgoing } from '../connection.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
-import { CloseCode } from '../protocol/close-codes.js'
+import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
 import { decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
@@ -32,6 +33,8 @@ export interface RequestOptions {
 /** What the reliable connection needs from the plugin beyond a plain connection's host. */
 export interface ReliableHost {
   readonly store: SessionStore
+  /** True once `fastify.close()` began. */
+  readonly closing: boolean
   /** The session ended on this node (expired, closed, overflowed, moved): forget it. */
   sessionEnded (connection: ReliableConnection<object>): void
   /** The session lost its socket: expire it after `sessionTimeout` unless it is resumed. */
@@ -83,6 +86,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   readonly #writer: SessionWriter
   readonly #requests = new Map<number, PendingRequest>()
   #attached = true
+  #pendingRequests: Array<[number, WsMessage, boolean]> | null = []
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
 
   constructor (
@@ -103,6 +107,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       sendAck: (seq) => this.#sendControl(encodeAck(seq)),
       ackInterval: settings.ackInterval,
       ackEvery: settings.ackEvery
+    })
+    ;(this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'request' && this.#pendingRequests !== null) queueMicrotask(() => this.#flushPendingRequests())
     })
     this.#writer = new SessionWriter(
       host.store, state.sessionId, ownerId,
@@ -148,6 +155,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       timer.unref()
       this.#requests.set(seq, { resolve, reject, timer })
     })
+    promise.catch(noop)
     this.#sendSequenced('Q', 0, toPayload(data), undefined).catch((error: Error) => {
       const pending = this.#requests.get(seq)
       if (pending === undefined) return
@@ -190,12 +198,24 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     return { acked: this.#outbound.acked, lastSeq: this.#outbound.lastSeq }
   }
 
-  /** @internal The session is over for this node. */
+  /**
+   * @internal The session is over for this node. Its store record is released on shutdown (another
+   * node may resume it), left alone when it moved or expired, and deleted otherwise.
+   */
   endSession (code: number, reason: string, cause: CloseCause): void {
     if (this.isEnded) return
+    const wasAttached = this.#attached
     this.#attached = false
     this.#acks.stop()
-    this.#writer.stop()
+    if (cause === 'shutdown') {
+      // Flush first: a message sent just before the shutdown must reach a shared store.
+      void this.#releaseInStore(this.ownerId).finally(() => this.#writer.stop())
+    } else {
+      this.#writer.stop()
+      if (cause !== 'replaced' && cause !== 'expired') {
+        void this.#reliableHost.store.delete(this.sessionId, this.ownerId).catch(noop)
+      }
+    }
     const error = new FRWS_ERR_SESSION_ENDED(this.sessionId, cause)
     this.#outbound.fail(error)
     for (const pending of this.#requests.values()) {
@@ -203,7 +223,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       pending.reject(error)
     }
     this.#requests.clear()
+    this.#pendingRequests = null
     this.#reliableHost.sessionEnded(this as ReliableConnection<object>)
+    if (wasAttached && this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
     this.end(code, reason, cause)
   }
 
@@ -276,14 +298,14 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.unwatchSocket()
     const local = this.takeLocalClose()
     const reason = reasonBytes.toString()
-    const cause = local.cause ?? 'client'
+    // A socket that was already closing when the server began to shut down ends with the shutdown.
+    const cause = this.#reliableHost.closing ? 'shutdown' : local.cause ?? 'client'
     const sentCode = local.code
     const ends = cause === 'shutdown' || cause === 'replaced' ||
       (sentCode !== undefined ? SESSION_ENDING_CODES.has(sentCode) : code === CloseCode.NORMAL)
     if (ends) {
-      this.endSession(code, reason, cause)
-      if (cause === 'shutdown') void this.#releaseInStore()
-      else if (cause !== 'replaced') void this.#reliableHost.store.delete(this.sessionId, this.ownerId).catch(noop)
+      // ws may not read the peer's answer to a close it started on error: report the code it sent.
+      this.endSession(code === CloseCode.ABNORMAL && sentCode !== undefined ? sentCode : code, reason, cause)
       return
     }
     this.#attached = false
@@ -291,15 +313,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#suspendedBy = { code, reason }
     const expiresAt = Date.now() + this.#settings.sessionTimeout
     this.#reliableHost.sessionDetached(this as ReliableConnection<object>, expiresAt)
-    void this.#releaseInStore()
+    void this.#releaseInStore(this.ownerId)
     this.log.debug({ sessionId: this.sessionId, code, cause }, 'reliable session suspended')
     this.emit('suspend', { code, reason, cause })
   }
 
-  async #releaseInStore (): Promise<void> {
+  /** Release the session in the store under the owner that held it when the socket closed. */
+  async #releaseInStore (ownerId: string): Promise<void> {
     try {
       await this.#writer.flush()
-      await this.#reliableHost.store.release(this.sessionId, this.ownerId, this.#settings.sessionTimeout)
+      await this.#reliableHost.store.release(this.sessionId, ownerId, this.#settings.sessionTimeout)
     } catch (error) {
       this.log.error({ err: error, sessionId: this.sessionId }, 'session store release failed')
     }
@@ -327,6 +350,15 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #receiveRequest (seq: number, payload: WsMessage, isBinary: boolean): void {
+    if (this.#pendingRequests !== null && this.listenerCount('request') === 0) {
+      // The handler may still be starting (async): hold requests like messages until it listens.
+      this.#pendingRequests.push([seq, payload, isBinary])
+      return
+    }
+    this.#answerRequest(seq, payload, isBinary)
+  }
+
+  #answerRequest (seq: number, payload: WsMessage, isBinary: boolean): void {
     let answered = false
     const respond: Respond = (response) => {
       if (answered) return
@@ -334,16 +366,39 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       if (response instanceof Error) void this.#sendSequenced('E', seq, response.message || 'request failed', undefined)
       else void this.#sendSequenced('R', seq, toPayload(response), undefined)
     }
-    if (this.listenerCount('request') === 0) {
+    const listeners = this.listeners('request')
+    if (listeners.length === 0) {
       respond(new Error('no request handler'))
       return
     }
-    try {
-      this.emit('request', payload, isBinary, respond)
-    } catch (error) {
-      respond(error instanceof Error ? error : new Error(String(error)))
-      this.fail(error)
+    // Called here rather than through emit(), so that a listener that throws or rejects gets its
+    // request answered instead of closing the connection. The reason stays generic: error
+    // messages may carry internals; `respond(new Error(reason))` sends a reason on purpose.
+    const failed = (error: unknown): void => {
+      this.log.error({ err: error, sessionId: this.sessionId }, 'websocket request listener failed')
+      respond(new Error('internal error'))
     }
+    for (const listener of listeners) {
+      try {
+        const result: unknown = listener.call(this, payload, isBinary, respond)
+        if (result instanceof Promise) result.catch(failed)
+      } catch (error) {
+        failed(error)
+      }
+    }
+  }
+
+  /** @internal Requests wait like messages for the handler to listen; when it settled without listening they are refused. */
+  override handlerSettled (): void {
+    super.handlerSettled()
+    if (this.listenerCount('request') === 0) this.#flushPendingRequests()
+  }
+
+  #flushPendingRequests (): void {
+    const pending = this.#pendingRequests
+    this.#pendingRequests = null
+    if (pending === null) return
+    for (const [seq, payload, isBinary] of pending) this.#answerRequest(seq, payload, isBinary)
   }
 
   #receiveResponse (frame: DataFrame): void {

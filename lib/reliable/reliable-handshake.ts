@@ -28,6 +28,8 @@ export interface ReliableServer extends ReliableHost {
 }
 
 function closeWith (socket: WebSocket, code: number, reason: string): void {
+  // The socket may be paused for the handshake: it must read the peer's close frame to finish.
+  if (socket.isPaused) socket.resume()
   if (socket.readyState <= 1) socket.close(code, truncateCloseReason(reason))
 }
 
@@ -105,10 +107,16 @@ async function completeHandshake (
       if (local?.isEnded === true) local = undefined
       const position = local?.outboundState ?? { acked: claim.state.serverAcked, lastSeq: claim.state.serverSeq }
       const delivered = hello.resume.delivered
-      if (delivered > position.lastSeq || delivered < position.acked) {
-        // Beyond what was sent: this side lost state. Behind its own ack: the client broke the rules.
-        // Either way the session cannot continue exactly; start afresh and say so.
-        request.log.warn({ sessionId: claim.state.sessionId, delivered, ...position }, 'resume position does not match the session; starting a new one')
+      if (delivered < position.acked) {
+        // The client claims less than it already acknowledged: it broke the rules (PROTOCOL.md, handshake step 5).
+        local?.endSession(CloseCode.BAD_MESSAGE, 'resume position behind its own ack', 'error')
+        await store.delete(claim.state.sessionId, ownerId)
+        closeWith(socket, CloseCode.BAD_MESSAGE, `resume position ${delivered} is behind the acknowledged ${position.acked}`)
+        return
+      }
+      if (delivered > position.lastSeq) {
+        // Beyond what was sent: this side lost state. The session cannot continue exactly; start afresh and say so.
+        request.log.warn({ sessionId: claim.state.sessionId, delivered, ...position }, 'resume position beyond the session; starting a new one')
         local?.endSession(CloseCode.SESSION_REPLACED, 'session reset', 'replaced')
         local = undefined
         await store.delete(claim.state.sessionId, ownerId)

@@ -90,11 +90,16 @@ export class SessionWriter {
     this.#serverAcked = -1
     this.#clientDelivered = -1
     if (patch.append === undefined && patch.serverAcked === undefined && patch.clientDelivered === undefined) return
-    const ownerId = this.#ownerId
     this.#chain = this.#chain.then(async () => {
       if (this.#stopped) return
       try {
-        const owned = await this.#store.update(this.#sessionId, ownerId, patch)
+        let ownerId = this.#ownerId
+        let owned = await this.#store.update(this.#sessionId, ownerId, patch)
+        // Resumed on this node meanwhile: the same connection owns the session under a new owner id.
+        while (!owned && ownerId !== this.#ownerId && !this.#stopped) {
+          ownerId = this.#ownerId
+          owned = await this.#store.update(this.#sessionId, ownerId, patch)
+        }
         if (!owned && !this.#stopped) {
           this.#stopped = true
           this.#onSuperseded()
