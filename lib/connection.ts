@@ -338,9 +338,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   socketClosed (code: number, reasonBytes: Buffer): void {
     this.unwatchSocket()
     const { cause, code: sentCode } = this.takeLocalClose()
-    // ws may not read the peer's answer to a close it started on error: report the code it sent.
-    const reported = code === CloseCode.ABNORMAL && sentCode !== undefined ? sentCode : code
-    this.end(reported, reasonBytes.toString(), cause ?? 'client')
+    this.end(reportedCloseCode(code, cause, sentCode), reasonBytes.toString(), cause ?? 'client')
   }
 
   /**
@@ -396,6 +394,14 @@ export class WsConnection<Data extends object = Record<string, unknown>>
 }
 
 const EMPTY_ROOMS: ReadonlySet<string> = new Set()
+
+/**
+ * The code a `close` event reports: what the socket saw, except after a protocol error, where ws
+ * stops reading once it has sent its close frame and would only ever see 1006.
+ */
+export function reportedCloseCode (code: number, cause: CloseCause | undefined, sentCode: number | undefined): number {
+  return code === CloseCode.ABNORMAL && cause === 'error' && sentCode !== undefined ? sentCode : code
+}
 
 function toBuffer (data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data

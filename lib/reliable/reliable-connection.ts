@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
-import { WsConnection } from '../connection.js'
+import { WsConnection, reportedCloseCode } from '../connection.js'
 import type { CloseCause, ConnectionInit, Respond, WsMessage, WsOutgoing } from '../connection.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
@@ -304,8 +304,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const ends = cause === 'shutdown' || cause === 'replaced' ||
       (sentCode !== undefined ? SESSION_ENDING_CODES.has(sentCode) : code === CloseCode.NORMAL)
     if (ends) {
-      // ws may not read the peer's answer to a close it started on error: report the code it sent.
-      this.endSession(code === CloseCode.ABNORMAL && sentCode !== undefined ? sentCode : code, reason, cause)
+      this.endSession(reportedCloseCode(code, cause, sentCode), reason, cause)
       return
     }
     this.#attached = false

@@ -1,0 +1,113 @@
+import type { EchoTarget } from '../lib/catalog.js'
+import { BASELINE_LABELS, ECHO_BASELINES, THROUGHPUT_CHECKS } from '../lib/catalog.js'
+import type { BenchOptions } from '../lib/options.js'
+import { formatCore, formatCount, formatRatio, formatRatioRange, formatRatioSummary, markdownTable } from '../lib/report.js'
+import type { RatioSummary } from '../lib/stats.js'
+import { median, range, summarizeRatios } from '../lib/stats.js'
+import type { EchoMeasurement } from './echo-measure.js'
+import { measureEcho, measurementWarnings, pairedRatios, selectEchoTargets } from './echo-measure.js'
+import type { ScenarioReport } from './scenario.js'
+
+/** One row of the throughput summary: a target at one payload size, over all runs. */
+export interface ThroughputRow {
+  target: string
+  label: string
+  payloadBytes: number
+  runs: number
+  /** Median replies per second. */
+  rate: number | null
+  rateRange: [number, number] | null
+  /** Per-run ratios of the rate against each baseline, summarised. */
+  versus: Record<string, RatioSummary>
+  serverCpu: number | null
+  loadCpu: number | null
+}
+
+
+function summarize (targets: EchoTarget[], measurements: EchoMeasurement[], payloadBytes: number): ThroughputRow[] {
+  return targets.map((target) => {
+    const mine = measurements.filter((m) => m.target === target.name && m.payloadBytes === payloadBytes && m.rate !== null)
+    const versus: Record<string, RatioSummary> = {}
+    for (const baseline of ECHO_BASELINES) {
+      versus[baseline] = summarizeRatios(pairedRatios(measurements, target.name, baseline, payloadBytes, (m) => m.rate))
+    }
+    return {
+      target: target.name,
+      label: target.label,
+      payloadBytes,
+      runs: mine.length,
+      rate: median(mine.map((m) => m.rate)),
+      rateRange: range(mine.map((m) => m.rate)),
+      versus,
+      serverCpu: median(mine.map((m) => m.serverCpu)),
+      loadCpu: median(mine.map((m) => m.loadCpu))
+    }
+  })
+}
+
+function checks (measurements: EchoMeasurement[], payloadBytes: number): string[] {
+  const lines: string[] = []
+  for (const check of THROUGHPUT_CHECKS) {
+    const summary = summarizeRatios(pairedRatios(measurements, check.target, check.baseline, payloadBytes, (m) => m.rate))
+    if (summary.median === null) continue
+    const verdict = summary.low !== null && summary.low >= check.atLeast ? 'met' : 'NOT met'
+    lines.push(`- ${check.label}: ${formatRatioRange(summary.low, summary.high)} (median ${formatRatio(summary.median)}): ${verdict}`)
+  }
+  return lines
+}
+
+/**
+ * Scenario A: closed-loop echo throughput. Every target runs for every payload size in every
+ * run, interleaved so that drift of the shared machine spreads over all targets; ratios are
+ * taken between measurements of the same run.
+ */
+export async function runThroughput (options: BenchOptions, progress: (line: string) => void): Promise<ScenarioReport> {
+  const settings = options.throughput
+  const { targets, skipped } = selectEchoTargets(options)
+  const measurements: EchoMeasurement[] = []
+  for (let run = 1; run <= options.runs; run++) {
+    for (const payloadBytes of settings.payloads) {
+      for (const target of targets) {
+        progress(`throughput: run ${run}/${options.runs}, ${payloadBytes} B, ${target.name}`)
+        measurements.push(await measureEcho(target, {
+          connections: settings.connections, inFlight: settings.inFlight, payloadBytes, recordLatency: false
+        }, settings, options, run))
+      }
+    }
+  }
+
+  const sections: string[] = []
+  const rows: ThroughputRow[] = []
+  for (const payloadBytes of settings.payloads) {
+    const payloadRows = summarize(targets, measurements, payloadBytes)
+    rows.push(...payloadRows)
+    sections.push(
+      `### Echo throughput, ${payloadBytes} B, ${settings.connections} connections × ${settings.inFlight} in flight ` +
+      `(median of ${options.runs} run${options.runs === 1 ? '' : 's'}, ${settings.duration} ms each)`,
+      '',
+      markdownTable(
+        ['target', 'msg/s', 'range', ...ECHO_BASELINES.map((name) => `vs ${BASELINE_LABELS[name]}`), 'server CPU', 'load CPU'],
+        payloadRows.map((row) => [
+          row.label,
+          formatCount(row.rate),
+          row.rateRange === null || row.rateRange[0] === row.rateRange[1] ? '–' : `${formatCount(row.rateRange[0])}–${formatCount(row.rateRange[1])}`,
+          ...ECHO_BASELINES.map((name) => formatRatioSummary(row.versus[name])),
+          formatCore(row.serverCpu),
+          formatCore(row.loadCpu)
+        ])
+      ),
+      ''
+    )
+    if (payloadBytes === 64) {
+      const checkLines = checks(measurements, payloadBytes)
+      if (checkLines.length > 0) sections.push('Targets of issue 4 (lowest per-run ratio must reach the goal):', ...checkLines, '')
+    }
+  }
+  const notes = [...skipped, ...measurementWarnings(measurements)]
+  if (notes.length > 0) sections.push('Notes:', ...notes.map((note) => `- ${note}`), '')
+
+  return {
+    markdown: sections.join('\n'),
+    json: { settings, targets: targets.map((target) => target.name), skipped, summary: rows, measurements }
+  }
+}
