@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { HEARTBEAT_VARIANTS, ECHO_TARGETS } from './lib/catalog.js'
 import type { BenchOptions, ScenarioName } from './lib/options.js'
 import { parseBenchOptions, USAGE } from './lib/options.js'
@@ -36,6 +37,8 @@ async function main (): Promise<void> {
     options.pin = false
   }
 
+  progress('building dist/ (the targets run the compiled plugin)')
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
   const machine = machineInfo(options.pin)
   console.log(`## fastify-reliable-ws benchmarks${options.quick ? ' (--quick smoke run: not a measurement)' : ''}\n`)
   console.log(`Node ${machine.node}, ${machine.cores} × ${machine.cpu}, load average ${machine.loadAverage.join(' ')}, ` +

@@ -23,7 +23,7 @@ let profileCounter = 0
 /**
  * Start a target script on the server core with `config`, with `--expose-gc` (memory readings
  * after a full GC) and `--no-memory-reducer`. With `--cpu-prof` its V8 profile is written when it
- * exits, named after `profileName`.
+ * exits, in a folder named after `profileName` and the run.
  */
 export async function startTarget (
   script: string, config: TargetConfig, options: BenchOptions, profileName: string
@@ -32,8 +32,9 @@ export async function startTarget (
   // and in tsx's loader thread: 15-60 ms of CPU that would land in some idle windows and not others.
   const nodeFlags = ['--expose-gc', '--no-memory-reducer', ...options.targetFlags]
   if (options.cpuProf) {
-    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(options.outDir, 'profiles')}`,
-      `--cpu-prof-name=${profileName}-${++profileCounter}.cpuprofile`)
+    // One directory per target run: a fixed --cpu-prof-name would let tsx's loader thread
+    // overwrite the main thread's profile (both threads write one file each).
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(options.outDir, 'profiles', `${profileName}-${++profileCounter}`)}`)
   }
   const server = await startBenchProcess(TARGETS_DIR + script, { core: options.pin ? SERVER_CORE : null, nodeFlags })
   try {

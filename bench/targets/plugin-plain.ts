@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import type { AddressInfo } from 'node:net'
-import fastifyReliableWs from '../../lib/index.js'
+import { loadCompiledPlugin } from './compiled-plugin.js'
 import type { FastifyReliableWsOptions } from '../../lib/index.js'
 import type { TargetConfig } from '../lib/target-protocol.js'
 import { ECHO_PATH } from '../lib/target-protocol.js'
@@ -20,6 +20,7 @@ function heartbeatOption (config: TargetConfig): Pick<FastifyReliableWsOptions, 
  * defaults), off (`heartbeat: false`), plugin (`heartbeat: { pingInterval, pongTimeout }`).
  */
 serveTarget(async (config) => {
+  const { default: fastifyReliableWs } = await loadCompiledPlugin()
   const app = Fastify({ logger: false })
   await app.register(fastifyReliableWs, { maxConnections: config.maxConnections, ...heartbeatOption(config) })
   app.wsRoute(ECHO_PATH, (connection) => {

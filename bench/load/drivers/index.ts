@@ -1,6 +1,7 @@
 import type { EchoDriver } from './driver.js'
 import { socketIoAckDriver, socketIoDriver } from './socketio.js'
 import { wsFramesDriver } from './ws-frames.js'
+import { reliableDriver } from './reliable.js'
 
 export type { EchoDriver, EchoEvents, EchoLink } from './driver.js'
 
@@ -11,5 +12,6 @@ export type { EchoDriver, EchoEvents, EchoLink } from './driver.js'
 export const DRIVERS: Readonly<Record<string, EchoDriver>> = {
   'ws-frames': wsFramesDriver,
   socketio: socketIoDriver,
-  'socketio-ack': socketIoAckDriver
+  'socketio-ack': socketIoAckDriver,
+  reliable: reliableDriver
 }

@@ -1,0 +1,16 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+type PluginModule = typeof import('../../lib/index.js')
+
+const DIST_ENTRY = new URL('../../dist/index.js', import.meta.url)
+
+/**
+ * The plugin as users run it: the compiled JavaScript in dist/ (`npm run bench` builds it first).
+ * Running the TypeScript source through tsx would measure the dev transpiler (esbuild's
+ * `keepNames` wraps every closure in a `__name` call), not the plugin.
+ */
+export async function loadCompiledPlugin (): Promise<PluginModule> {
+  if (!existsSync(DIST_ENTRY)) throw new Error(`${fileURLToPath(DIST_ENTRY)} is missing: run \`npm run build\` first`)
+  return await import(DIST_ENTRY.href) as PluginModule
+}

@@ -1,0 +1,24 @@
+import Fastify from 'fastify'
+import type { AddressInfo } from 'node:net'
+import { loadCompiledPlugin } from './compiled-plugin.js'
+import { ECHO_PATH } from '../lib/target-protocol.js'
+import { serveTarget, unsupportedMode } from './serve.js'
+
+/**
+ * Target: the plugin in reliable mode with an echo route: every message is sequenced, logged
+ * until acknowledged, deduplicated and acknowledged (coalesced). Heartbeat modes: default only.
+ */
+serveTarget(async (config) => {
+  const { default: fastifyReliableWs } = await loadCompiledPlugin()
+  if (config.heartbeat !== 'default') throw unsupportedMode('plugin-reliable', config)
+  const app = Fastify({ logger: false })
+  await app.register(fastifyReliableWs, { maxConnections: config.maxConnections })
+  app.wsRoute(ECHO_PATH, { reliable: true }, (connection) => {
+    connection.on('message', (data) => { void connection.send(data) })
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return {
+    port: (app.server.address() as AddressInfo).port,
+    connections: () => app.wsConnections.size
+  }
+})
