@@ -235,11 +235,6 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.endSession(this.#suspendedBy.code, this.#suspendedBy.reason, 'expired')
   }
 
-  /** @internal Before a shutdown or on release: write everything to the store. */
-  flushStore (): Promise<void> {
-    return this.#writer.flush()
-  }
-
   /** @internal Owner id of the socket that holds the session in the store. */
   get ownerId (): string {
     return this.#writer.ownerId
