@@ -75,25 +75,27 @@ describe('startTcpProxy', { timeout: 10_000 }, () => {
     await waitUntil(() => proxy.connections === 0)
   })
 
-  test('a blackhole drops data both ways while both sockets stay open, and restore() forwards new data only', async () => {
+  test('a blackhole holds data both ways while both sockets stay open, and restore() delivers it in order', async () => {
     const { client, server } = await open()
     const atServer = collect(server)
     const atClient = collect(client)
     proxy.blackhole()
-    client.write('lost-up')
-    server.write('lost-down')
-    await waitUntil(() => proxy.droppedBytes >= 'lost-up'.length + 'lost-down'.length)
+    client.write('held-up')
+    server.write('held-down')
+    await delay(50)
+    assert.equal(atServer.text(), '', 'nothing crosses a dead network')
+    assert.equal(atClient.text(), '')
     assert.equal(client.destroyed, false)
     assert.equal(server.destroyed, false)
     assert.equal(proxy.connections, 1)
     proxy.restore()
     client.write('after-up')
     server.write('after-down')
-    // TCP keeps order: had the dropped bytes been forwarded, they would arrive first.
-    await atServer.waitFor('after-up')
-    await atClient.waitFor('after-down')
-    assert.equal(atServer.text(), 'after-up')
-    assert.equal(atClient.text(), 'after-down')
+    await atServer.waitFor('held-upafter-up')
+    await atClient.waitFor('held-downafter-down')
+    assert.equal(atServer.text(), 'held-upafter-up')
+    assert.equal(atClient.text(), 'held-downafter-down')
+    assert.equal(proxy.droppedBytes, 0)
     client.destroy()
     await waitUntil(() => proxy.connections === 0)
   })
@@ -101,6 +103,7 @@ describe('startTcpProxy', { timeout: 10_000 }, () => {
   test('a side that closes during a blackhole is hidden from the other side until restore()', async () => {
     const { client, server } = await open()
     proxy.blackhole()
+    client.write('never')
     server.destroy()
     // Without a blackhole the proxy passes a close on within a millisecond or two on loopback.
     await delay(50)
@@ -110,6 +113,7 @@ describe('startTcpProxy', { timeout: 10_000 }, () => {
     proxy.restore()
     await closed
     assert.equal(proxy.connections, 0)
+    assert.equal(proxy.droppedBytes, 'never'.length, 'what was held for the dead connection is lost with it')
   })
 
   test('cutAll() ends every pair at once', async () => {

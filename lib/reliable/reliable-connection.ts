@@ -258,6 +258,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   override receive (data: RawData, isBinary: boolean): void {
+    // Once this side started closing (a violation, an overflow), later frames are not processed:
+    // they would be delivered after the offence, and unacked ones are replayed on a resume anyway.
+    if (this.socket.readyState !== 1) return
     let frame
     try {
       frame = decodeFrame(isBinary ? (data as Buffer) : data.toString(), { sender: 'client' })

@@ -15,16 +15,18 @@ export interface TcpProxy {
   readonly port: number
   /** Connection pairs (client side + upstream side) currently held open. */
   readonly connections: number
-  /** Bytes received from either side and thrown away because of {@link blackhole}. */
+  /** Bytes held during a blackhole that never arrived because their connection died meanwhile. */
   readonly droppedBytes: number
   /**
    * Simulate a dead network: stop forwarding both ways, for current and new connections, while
-   * keeping every socket open. Data and FINs arriving meanwhile are dropped, never delivered later.
+   * keeping every socket open. Data and FINs arriving meanwhile are held, as TCP keeps
+   * retransmitting through an outage; nothing is delivered until {@link restore}.
    */
   blackhole (): void
   /**
-   * Forward again. A pair one side of which closed during the blackhole is destroyed now (the
-   * other side learns it only when the network is back, as with a real outage).
+   * Forward again: held data reaches the other side in order (the retransmission succeeds). A
+   * pair one side of which closed during the blackhole is destroyed instead (the other side learns
+   * it only now, as with a real outage) and its held data counts as dropped.
    */
   restore (): void
   /** Destroy every current pair at once: both peers see the TCP connection end, without a WebSocket close frame. */
@@ -38,12 +40,15 @@ interface Pair {
   upstream: Socket
   /** A side closed while the proxy was blackholed; the other is kept open until `restore()`. */
   halfDead: boolean
+  /** What arrived during the blackhole, in order: data, or `null` for a FIN, with its destination. */
+  held: Array<[Socket, Buffer | null]>
 }
 
 /**
  * Start a TCP proxy on 127.0.0.1 between clients and `targetPort`, for tests that need a network
- * that vanishes (heartbeat) or breaks (reliable mode). Data sent during a blackhole is dropped:
- * a dead network loses packets, it does not queue them.
+ * that vanishes (heartbeat) or breaks (reliable mode). Data sent during a blackhole is held and
+ * delivered on restore: TCP never leaves a hole in a byte stream, it retransmits or the
+ * connection dies.
  */
 export async function startTcpProxy (options: TcpProxyOptions): Promise<TcpProxy> {
   const targetHost = options.targetHost ?? '127.0.0.1'
@@ -60,7 +65,7 @@ export async function startTcpProxy (options: TcpProxyOptions): Promise<TcpProxy
   const forward = (pair: Pair, from: Socket, to: Socket): void => {
     from.on('data', (chunk: Buffer) => {
       if (blackholed) {
-        droppedBytes += chunk.length
+        pair.held.push([to, chunk])
         return
       }
       if (!to.write(chunk)) {
@@ -69,7 +74,8 @@ export async function startTcpProxy (options: TcpProxyOptions): Promise<TcpProxy
       }
     })
     from.on('end', () => {
-      if (!blackholed) to.end()
+      if (blackholed) pair.held.push([to, null])
+      else to.end()
     })
     from.on('close', () => {
       if (!pairs.has(pair)) return
@@ -81,7 +87,7 @@ export async function startTcpProxy (options: TcpProxyOptions): Promise<TcpProxy
 
   const server = createServer((client) => {
     const upstream = connect(options.targetPort, targetHost)
-    const pair: Pair = { client, upstream, halfDead: false }
+    const pair: Pair = { client, upstream, halfDead: false, held: [] }
     pairs.add(pair)
     forward(pair, client, upstream)
     forward(pair, upstream, client)
@@ -104,7 +110,19 @@ export async function startTcpProxy (options: TcpProxyOptions): Promise<TcpProxy
     },
     restore () {
       blackholed = false
-      for (const pair of pairs) if (pair.halfDead) destroyPair(pair)
+      for (const pair of pairs) {
+        const held = pair.held
+        pair.held = []
+        if (pair.halfDead) {
+          for (const [, chunk] of held) droppedBytes += chunk?.length ?? 0
+          destroyPair(pair)
+          continue
+        }
+        for (const [to, chunk] of held) {
+          if (chunk === null) to.end()
+          else to.write(chunk)
+        }
+      }
     },
     cutAll () {
       for (const pair of pairs) destroyPair(pair)
