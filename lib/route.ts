@@ -7,7 +7,7 @@ import { checkOrigin } from './origin-policy.js'
 import type { ServerState, WsHandler } from './server-state.js'
 import { createAdmissionHook } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
-import { SUBPROTOCOL } from './protocol/version.js'
+import { PROTOCOL_VERSION, SUBPROTOCOL } from './protocol/version.js'
 import type { ReliableOptions } from './reliable/reliable-options.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
 import { resolveReliable } from './reliable/reliable-options.js'
@@ -89,6 +89,7 @@ function registerInfoRoute (fastify: FastifyInstance, url: string, settings: Res
   const info = {
     name: 'fastify-reliable-ws',
     protocol: reliable ? SUBPROTOCOL : null,
+    protocolVersion: reliable ? PROTOCOL_VERSION : null,
     heartbeat: settings.heartbeat === false
       ? null
       : { pingInterval: settings.heartbeat.pingInterval, pongTimeout: settings.heartbeat.pongTimeout },
