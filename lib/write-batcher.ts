@@ -18,19 +18,23 @@ function uncorkAll (): void {
   corked.length = 0
 }
 
-/** The TCP (or TLS) stream under a `ws` socket; `ws` keeps it in `_socket`. */
-function transportOf (socket: WebSocket): Duplex | undefined {
-  return (socket as unknown as { _socket?: Duplex })._socket
-}
-
-/** Cork the socket's transport until the end of this turn, if it is not corked already. */
-export function batchWrites (socket: WebSocket): void {
-  const transport = transportOf(socket)
-  if (transport === undefined || transport.writableCorked > 0) return
-  transport.cork()
-  corked.push(transport)
+/** Cork `stream` until the end of this turn, if it is not corked already. */
+export function corkUntilNextTick (stream: Duplex | undefined): void {
+  if (stream === undefined || stream.writableCorked > 0) return
+  stream.cork()
+  corked.push(stream)
   if (!flushScheduled) {
     flushScheduled = true
     process.nextTick(uncorkAll)
   }
+}
+
+/** The TCP (or TLS) stream under a `ws` socket; `ws` keeps it in `_socket`. */
+export function transportOf (socket: WebSocket | object | undefined): Duplex | undefined {
+  return (socket as { _socket?: Duplex } | undefined)?._socket
+}
+
+/** Cork the transport of a `ws` socket until the end of this turn. */
+export function batchWrites (socket: WebSocket): void {
+  corkUntilNextTick(transportOf(socket))
 }

@@ -1,7 +1,7 @@
 import { io } from 'socket.io-client'
 import type { Socket } from 'socket.io-client'
 import { ECHO_EVENT } from '../../lib/target-protocol.js'
-import { corkUntilNextTick, transportOf } from '../tick-cork.js'
+import { corkUntilNextTick, transportOf } from '../../../lib/write-batcher.js'
 import type { EchoDriver } from './driver.js'
 
 function connectSocketIo (port: number): Promise<Socket> {
