@@ -81,9 +81,11 @@ describe('HeartbeatManager', { timeout: 20_000 }, () => {
     manager.close()
   })
 
-  test('a silent peer is terminated within pingInterval + pongTimeout (+ one tick when the tick does not divide pongTimeout)', () => {
-    const cases: HeartbeatSettings[] = [FAST, { pingInterval: 1000, pongTimeout: 735, idleTimeout: 0 }]
-    assert.deepEqual(cases.map(heartbeatDetectionBound), [1500, 1785])
+  test('a silent peer is terminated within pingInterval + pongTimeout (+ one tick when the tick does not divide pingInterval)', () => {
+    const cases: HeartbeatSettings[] = [
+      FAST, { pingInterval: 1000, pongTimeout: 735, idleTimeout: 0 }, { pingInterval: 1234, pongTimeout: 500, idleTimeout: 0 }
+    ]
+    assert.deepEqual(cases.map(heartbeatDetectionBound), [1500, 1735, 1784])
     for (const settings of cases) {
       for (const offset of [0, 1, 17, 49]) {
         const clock = new FakeClock()
@@ -95,10 +97,11 @@ describe('HeartbeatManager', { timeout: 20_000 }, () => {
         clock.advance(lastFrame + 5000)
         assert.ok(peer.terminatedAt !== undefined, 'terminated')
         const detection = peer.terminatedAt - lastFrame
-        const label = `pongTimeout ${settings.pongTimeout}, offset ${offset}: detected after ${detection} ms`
+        const label = `${settings.pingInterval} / ${settings.pongTimeout}, offset ${offset}: detected after ${detection} ms`
         assert.ok(detection <= heartbeatDetectionBound(settings), label)
         assert.equal(peer.pings.length, 1)
-        assert.ok(peer.pings[0] - lastFrame <= settings.pingInterval, label)
+        const tick = heartbeatTickInterval(settings)
+        assert.ok(peer.pings[0] - lastFrame <= settings.pingInterval + (settings.pingInterval % tick === 0 ? 0 : tick), label)
         assert.ok(peer.terminatedAt - peer.pings[0] >= settings.pongTimeout, `the peer had the full pongTimeout: ${label}`)
         assert.equal(manager.stats().connections, 0)
         manager.close()
@@ -130,6 +133,25 @@ describe('HeartbeatManager', { timeout: 20_000 }, () => {
     manager.close()
   })
 
+  test('a busy peer is not pinged when its frames are read while the timer is late and the late fire jumps several ticks', () => {
+    // Tick 100 ms: a ping needs at least 900 ms of silence.
+    const settings: HeartbeatSettings = { pingInterval: 1000, pongTimeout: 1000, idleTimeout: 0 }
+    // Every fourth interval of the shared timer is 600 ms late, so its fire catches up six or seven ticks at once.
+    const clock = new FakeClock((fire) => fire % 4 === 3 ? 600 : 0)
+    const manager = new HeartbeatManager({ defaults: settings, clock })
+    const busy = watch(manager, clock, 0)
+    const silent = watch(manager, clock)
+    // 700 ms apart, so frames keep landing while the timer is late, before the jump.
+    for (let t = 100; t <= 30_000; t += 700) clock.at(t, () => busy.slot.touchMessage())
+    clock.advance(30_000)
+    assert.deepEqual(busy.pings, [])
+    const stats = manager.stats()
+    assert.ok(stats.ticks < 150, `the timer was late: ${stats.ticks} fires in 30 s (300 on time)`)
+    assert.ok(silent.terminatedAt !== undefined, 'a silent peer is still pinged and terminated')
+    assert.ok(silent.terminatedAt - silent.pings[0] >= settings.pongTimeout)
+    manager.close()
+  })
+
   test('idleTimeout closes a peer without application messages, and pongs and other frames do not postpone it', () => {
     const clock = new FakeClock()
     const settings: HeartbeatSettings = { pingInterval: 1000, pongTimeout: 500, idleTimeout: 3000 }
@@ -151,6 +173,24 @@ describe('HeartbeatManager', { timeout: 20_000 }, () => {
     const stats = manager.stats()
     assert.equal(stats.idleClosed, 1)
     assert.equal(stats.connections, 1)
+    manager.close()
+  })
+
+  test('an idle timeout far longer than the wheel span still closes on time', () => {
+    const clock = new FakeClock()
+    // Tick 50 ms: 12,000 ticks of idle timeout, three times the largest wheel.
+    const settings: HeartbeatSettings = { pingInterval: 1000, pongTimeout: 500, idleTimeout: 600_000 }
+    const manager = new HeartbeatManager({ defaults: settings, clock })
+    const peer = watch(manager, clock, 10)
+    const lastMessage = 777
+    clock.at(lastMessage, () => peer.slot.touchMessage())
+    clock.advance(lastMessage + settings.idleTimeout - 1)
+    assert.equal(peer.idleClosedAt, undefined)
+    clock.advance(TICK + 1)
+    assert.ok(peer.idleClosedAt !== undefined, 'closed as idle')
+    assert.ok(peer.idleClosedAt - lastMessage <= settings.idleTimeout + TICK, `closed after ${peer.idleClosedAt - lastMessage} ms`)
+    assert.equal(peer.terminatedAt, undefined)
+    assert.ok(peer.pings.length >= 590, `the pongs kept it alive: ${peer.pings.length} pings`)
     manager.close()
   })
 

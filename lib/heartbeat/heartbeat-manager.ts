@@ -1,18 +1,12 @@
-import { systemClock, type HeartbeatClock, type RepeatingTimer } from './clock.js'
+import { systemClock, type ClockTimer, type HeartbeatClock } from './clock.js'
+import { EpochLog } from './epoch-log.js'
 import {
   HEARTBEAT_DEFAULTS, checkHeartbeatSettings, heartbeatTickInterval, isHeartbeatActive, type HeartbeatSettings
 } from './heartbeat-settings.js'
-import { TimerWheel, type WheelEntry } from './timer-wheel.js'
+import { HeartbeatSlot, NONE, type HeartbeatPeer, type SlotOwner, type SlotSettings } from './heartbeat-slot.js'
+import { TimerWheel } from './timer-wheel.js'
 
-/** What the heartbeat manager drives; the plugin's connection implements it. */
-export interface HeartbeatPeer {
-  /** Send an RFC 6455 ping. Called at most once per `pingInterval`; keep it cheap (a prebuilt frame). */
-  sendPing (): void
-  /** The peer stayed silent for `pongTimeout` after a ping: destroy the socket without a close handshake. */
-  terminate (cause: 'timeout'): void
-  /** No application message for `idleTimeout`: close with `CloseCode.IDLE_TIMEOUT`. */
-  closeIdle (): void
-}
+export { HeartbeatSlot, type HeartbeatPeer } from './heartbeat-slot.js'
 
 /** Counters of a {@link HeartbeatManager}, as a plain object. */
 export interface HeartbeatStats {
@@ -42,96 +36,51 @@ export interface HeartbeatManagerOptions {
   clock?: HeartbeatClock
 }
 
-/** `pingAt` / `pingSentAt` value meaning "no ping outstanding". */
-const NONE = -1
 const MIN_WHEEL_SIZE = 16
 const MAX_WHEEL_SIZE = 4096
-
-/**
- * The manager's state for one connection, returned by {@link HeartbeatManager.add}. The connection
- * keeps it and reports inbound traffic through it; each report is one or two field writes.
- */
-export class HeartbeatSlot implements WheelEntry<HeartbeatSlot> {
-  /** @internal */ wheelNext: HeartbeatSlot | null = null
-  /** @internal */ wheelPrev: HeartbeatSlot | null = null
-  /** @internal */ wheelBucket = -1
-  /** @internal Heartbeat time of the last inbound frame of any kind. */
-  lastActive: number
-  /** @internal Heartbeat time of the last application message. */
-  lastMessage: number
-  /** @internal Heartbeat time of the ping not yet followed by traffic, or -1. */
-  pingAt = NONE
-  /** @internal Clock time the last unanswered ping went out (for the round trip), or -1. */
-  pingSentAt = NONE
-  /** Round trip of the last answered ping, in ms from sending it to its pong; `undefined` before the first. */
-  lastRtt: number | undefined = undefined
-  /** The peer this slot belongs to. */
-  readonly peer: HeartbeatPeer
-  /** The settings this connection runs with. */
-  readonly settings: HeartbeatSettings
-  readonly #manager: HeartbeatManager
-
-  /** @internal Use {@link HeartbeatManager.add}. */
-  constructor (manager: HeartbeatManager, peer: HeartbeatPeer, settings: HeartbeatSettings) {
-    this.#manager = manager
-    this.peer = peer
-    this.settings = settings
-    this.lastActive = manager.now
-    this.lastMessage = manager.now
-  }
-
-  /** Any inbound frame (a message, a pong, a protocol or app-level ping): proof of life. */
-  touch (): void {
-    this.lastActive = this.#manager.now
-  }
-
-  /** An application message: proof of life, and it restarts the idle timeout. */
-  touchMessage (): void {
-    const now = this.#manager.now
-    this.lastActive = now
-    this.lastMessage = now
-  }
-
-  /** A protocol pong: proof of life, and the round trip of the outstanding ping. */
-  pong (): void {
-    this.#manager.pongReceived(this)
-  }
-
-  /** True while the manager watches this connection. */
-  get isWatched (): boolean {
-    return this.wheelBucket !== -1
-  }
-}
 
 /**
  * Finds dead and half-open peers with one shared, unref'd timer for all connections.
  *
  * Connections sit in a {@link TimerWheel} at the tick of their next possible event (ping, pong
- * deadline, idle timeout). Inbound traffic only writes a timestamp; when a connection's tick comes
- * and it has been active since, it is moved to its new tick without a ping (lazy rescheduling), so
- * a tick costs work only for the connections that come due. docs/HEARTBEAT.md derives the bounds.
+ * deadline, idle timeout). Inbound traffic only writes the current epoch number (see
+ * {@link EpochLog}); when a connection's tick comes, the manager turns its stamps into the latest
+ * clock times they can stand for and decides on the clock: ping, terminate, close as idle, or move
+ * the connection to its new tick (lazy rescheduling). A tick costs work only for the connections
+ * that come due. docs/HEARTBEAT.md derives the bounds.
  */
-export class HeartbeatManager {
+export class HeartbeatManager implements SlotOwner {
   /** Settings for connections added without their own. */
   readonly defaults: HeartbeatSettings
   readonly #clock: HeartbeatClock
   readonly #wheel: TimerWheel<HeartbeatSlot>
+  readonly #epochs: EpochLog
   readonly #defaultTick: number
   readonly #defaultWheelSize: number
+  /** The manager's copy of each settings object it was given (weak: a caller that makes one per connection leaks nothing). */
+  readonly #profiles = new WeakMap<HeartbeatSettings, SlotSettings>()
   readonly #onTimer = (): void => this.#timerFired()
-  readonly #onDeferred = (): void => this.#processDue()
+  readonly #onDeferred = (): void => {
+    this.#passQueued = false
+    this.#process()
+  }
+
+  readonly #onWakeUp = (): void => {
+    this.#wakeUp = null
+    this.#wakeUpAt = Infinity
+    this.#wheel.releaseHeld()
+    this.#queuePass()
+  }
+
   #tick: number
   #maxDuration: number
-  /** Heartbeat time: advances by whole ticks, never faster than the clock. */
-  #now = 0
-  /** Tick number `#baseTick` happened at heartbeat time `#base` (they move when the tick size changes). */
-  #base = 0
-  #baseTick = 0
-  #timer: RepeatingTimer | null = null
-  /** Clock time the heartbeat time was last advanced to (may run ahead of the clock by timer jitter). */
-  #lastFire = 0
-  /** Clock reading at the last timer fire. */
-  #fireTime = 0
+  /** Clock time the current wheel tick stands for: its timer fire, or a little later when the timer fired early. */
+  #anchor = 0
+  #timer: ClockTimer | null = null
+  /** One-shot timer for waits shorter than a tick: a pong deadline between ticks, a timer that fired early. */
+  #wakeUp: ClockTimer | null = null
+  #wakeUpAt = Infinity
+  #passQueued = false
   #closed = false
   #connections = 0
   #pingsSent = 0
@@ -153,11 +102,7 @@ export class HeartbeatManager {
     this.#maxDuration = longestDuration(defaults)
     this.#defaultWheelSize = wheelSize(this.#maxDuration, this.#tick)
     this.#wheel = new TimerWheel(this.#defaultWheelSize)
-  }
-
-  /** Heartbeat time in ms: what slots record on traffic. Not wall-clock time. */
-  get now (): number {
-    return this.#now
+    this.#epochs = new EpochLog(epochLogSize(this.#maxDuration, this.#tick), this.#clock.now())
   }
 
   /**
@@ -168,17 +113,19 @@ export class HeartbeatManager {
    *   object per route. @default this.defaults
    */
   add (peer: HeartbeatPeer, settings: HeartbeatSettings = this.defaults): HeartbeatSlot {
-    const watched = !this.#closed && isHeartbeatActive(settings)
-    // Fit first: a finer tick brings heartbeat time up to date, and the slot records it as its first activity.
-    if (watched) this.#fit(settings)
-    const slot = new HeartbeatSlot(this, peer, settings)
-    if (!watched) return slot
+    const profile = this.#profile(settings)
+    if (this.#closed || !isHeartbeatActive(settings)) return new HeartbeatSlot(this, this.#epochs, peer, profile)
+    this.#fit(settings)
     this.#connections++
-    this.#schedule(slot)
+    const now = this.#clock.now()
     if (this.#timer === null) {
-      this.#lastFire = this.#clock.now()
+      // A fresh epoch: the current one may have begun long ago, before the timer last stopped.
+      this.#epochs.begin(now)
+      this.#anchor = now
       this.#timer = this.#clock.setInterval(this.#onTimer, this.#tick)
     }
+    const slot = new HeartbeatSlot(this, this.#epochs, peer, profile)
+    this.#schedule(slot, now)
     return slot
   }
 
@@ -201,56 +148,68 @@ export class HeartbeatManager {
     }
   }
 
-  /** Stop the timer and forget every connection without calling them; later `add()`s watch nothing. */
+  /** Stop the timers and forget every connection without calling them; later `add()`s watch nothing. */
   close (): void {
     this.#closed = true
-    for (const slot of this.#wheel.drain()) slot.pingSentAt = NONE
-    for (let slot = this.#wheel.takeDue(); slot !== null; slot = this.#wheel.takeDue()) slot.pingSentAt = NONE
+    for (const slot of this.#wheel.clear()) slot.pingEpoch = NONE
     this.#connections = 0
-    this.#stopTimer()
+    this.#stopTimers()
   }
 
   /** @internal Called by {@link HeartbeatSlot.pong}. */
   pongReceived (slot: HeartbeatSlot): void {
-    slot.lastActive = this.#now
-    if (slot.pingSentAt === NONE) return
-    slot.lastRtt = this.#clock.now() - slot.pingSentAt
-    slot.pingSentAt = NONE
+    const waiting = slot.lastActive < slot.pingEpoch
+    slot.lastActive = this.#epochs.current
+    if (slot.pingEpoch === NONE) return
+    const now = this.#clock.now()
+    if (this.#epochs.keeps(slot.pingEpoch)) slot.rtt = Math.max(0, Math.round((now - this.#pingSentAt(slot)) * 1000))
+    slot.pingEpoch = NONE
     this.#pongsReceived++
-    if (slot.pingAt !== NONE) {
-      // Move the slot from its pong-deadline tick to its next ping tick: saves a visit per ping.
-      slot.pingAt = NONE
-      this.#schedule(slot)
-    }
+    // Move the slot from its pong-deadline tick to its next ping tick: saves a visit per ping.
+    if (waiting) this.#schedule(slot, now)
   }
 
-  /** Advance heartbeat time now, so frames read from here on count at it; do the tick's work after pending input. */
+  /** Begin a new epoch and tick now, so frames read from here on count in it; do the tick's work after pending input. */
   #timerFired (): void {
     const now = this.#clock.now()
-    this.#fireTime = now
-    let advance = Math.floor((now - this.#lastFire) / this.#tick)
+    let advance = Math.floor((now - this.#anchor) / this.#tick)
     if (advance < 1) {
-      // Fired a little early (timer jitter): advance one tick and owe the difference to the next fire.
+      // Fired a little early (timer jitter): advance one tick anyway; the work waits for the clock (#process).
       advance = 1
-      this.#lastFire += this.#tick
+      this.#anchor += this.#tick
     } else {
-      // A late timer catches up whole ticks; dropping the remainder keeps heartbeat time behind the clock.
-      this.#lastFire = now
+      this.#anchor = now
     }
-    this.#now += advance * this.#tick
+    this.#epochs.begin(now)
     this.#ticks++
     this.#wheel.advance(this.#wheel.current + advance)
-    if (this.#clock.defer === undefined) this.#processDue()
-    else this.#clock.defer(this.#onDeferred)
+    this.#queuePass()
   }
 
-  #processDue (): void {
+  #queuePass (): void {
+    if (this.#clock.defer === undefined) {
+      this.#process()
+    } else if (!this.#passQueued) {
+      this.#passQueued = true
+      this.#clock.defer(this.#onDeferred)
+    }
+  }
+
+  /** Visit every due connection, deciding on one clock reading taken after pending input was read. */
+  #process (): void {
+    if (this.#connections === 0) return
+    const now = this.#clock.now()
+    if (now < this.#anchor) {
+      // Every due connection is due by the anchor: wait for the clock to get there.
+      this.#wakeUpBy(this.#anchor, now)
+      return
+    }
     let failed = false
     let failure: unknown
     for (let slot = this.#wheel.takeDue(); slot !== null; slot = this.#wheel.takeDue()) {
       this.#visits++
       try {
-        this.#visit(slot)
+        this.#visit(slot, now)
       } catch (error) {
         // Finish the tick so no connection is left unscheduled, then surface the peer's bug.
         if (!failed) failure = error
@@ -260,75 +219,102 @@ export class HeartbeatManager {
     if (failed) throw failure
   }
 
-  /** Act on a connection whose tick came: terminate, close as idle, ping, or just reschedule. */
-  #visit (slot: HeartbeatSlot): void {
+  /** Act on a due connection: terminate, close as idle, ping, or just reschedule. */
+  #visit (slot: HeartbeatSlot, now: number): void {
     const settings = slot.settings
-    const now = this.#now
-    if (slot.pingAt !== NONE) {
-      if (slot.lastActive >= slot.pingAt) {
-        slot.pingAt = NONE
-      } else if (now - slot.pingAt >= settings.pongTimeout) {
-        if (this.#fireTime - slot.pingSentAt < settings.pongTimeout) {
-          // Timer jitter put heartbeat time ahead of the clock: the peer still gets its full pongTimeout.
-          this.#wheel.schedule(slot, this.#wheel.current + 1)
-          return
-        }
-        this.#detach(slot)
-        this.#terminated++
-        slot.peer.terminate('timeout')
-        return
-      }
+    // A frame stamped in the ping's epoch was read after the ping: before it, the connection was not due for one.
+    const waiting = slot.lastActive < slot.pingEpoch
+    if (waiting && now - this.#pingSentAt(slot) >= settings.pongTimeout) {
+      this.#detach(slot)
+      this.#terminated++
+      slot.peer.terminate('timeout')
+      return
     }
-    // One tick of slack: lastMessage can be up to a tick older than the message itself.
-    if (settings.idleTimeout > 0 && now - slot.lastMessage >= settings.idleTimeout + this.#tick) {
+    if (settings.idleTimeout > 0 && now - this.#epochs.latest(slot.lastMessage, now) >= settings.idleTimeout) {
       this.#detach(slot)
       this.#idleClosed++
       slot.peer.closeIdle()
       return
     }
-    // Ping at the last tick that is not later than pingInterval after the last traffic.
-    if (slot.pingAt === NONE && settings.pingInterval > 0 && now - slot.lastActive > settings.pingInterval - this.#tick) {
-      slot.pingAt = now
-      slot.pingSentAt = this.#clock.now()
+    if (!waiting && settings.pingInterval > 0 &&
+      now >= this.#pingDue(slot.lastActive, settings, this.#epochs.latest(slot.lastActive, now))) {
+      const sentAt = this.#clock.now()
+      slot.pingEpoch = this.#epochs.current
+      slot.pingOffset = Math.ceil((sentAt - this.#epochs.start(slot.pingEpoch)) * 1000)
       this.#pingsSent++
-      this.#schedule(slot)
+      this.#schedule(slot, sentAt)
       slot.peer.sendPing()
       return
     }
-    this.#schedule(slot)
+    this.#schedule(slot, now)
   }
 
-  /** Put a slot at the tick of its earliest possible event; later traffic can only postpone it. */
-  #schedule (slot: HeartbeatSlot): void {
+  /** Clock time the slot's last ping went out, never earlier than the write. */
+  #pingSentAt (slot: HeartbeatSlot): number {
+    return this.#epochs.start(slot.pingEpoch) + slot.pingOffset / 1000
+  }
+
+  /** Put a slot where its earliest possible event is met: later traffic can only postpone it. */
+  #schedule (slot: HeartbeatSlot, now: number): void {
     const { pingInterval, pongTimeout, idleTimeout } = slot.settings
     let tick = Infinity
     if (pingInterval > 0) {
-      if (slot.pingAt !== NONE && slot.lastActive < slot.pingAt) {
-        // Waiting for an answer: the deadline, or an earlier ping if traffic arrives from now on.
-        tick = Math.min(this.#tickAtOrAfter(slot.pingAt + pongTimeout), this.#tickAfter(this.#now + pingInterval - this.#tick))
+      if (slot.lastActive < slot.pingEpoch) {
+        const deadline = this.#pingSentAt(slot) + pongTimeout
+        if (deadline - now < this.#tick) {
+          this.#wheel.hold(slot)
+          this.#wakeUpBy(deadline, now)
+          return
+        }
+        // Waiting for an answer: the tick before the deadline (then a short wait), or a ping if traffic arrives from now on.
+        tick = Math.min(this.#tickAtOrBefore(deadline), this.#tickAtOrAfter(this.#pingDue(this.#epochs.current, slot.settings, now)))
       } else {
-        tick = this.#tickAfter(slot.lastActive + pingInterval - this.#tick)
+        tick = this.#tickAtOrAfter(this.#pingDue(slot.lastActive, slot.settings, this.#latest(slot.lastActive, now)))
       }
     }
-    if (idleTimeout > 0) tick = Math.min(tick, this.#tickAtOrAfter(slot.lastMessage + idleTimeout + this.#tick))
+    if (idleTimeout > 0) tick = Math.min(tick, this.#tickAtOrAfter(this.#latest(slot.lastMessage, now) + idleTimeout))
     this.#wheel.schedule(slot, tick)
   }
 
-  /** The first tick whose heartbeat time is >= `time`. */
-  #tickAtOrAfter (time: number): number {
-    return this.#baseTick + Math.ceil((time - this.#base) / this.#tick)
+  /**
+   * When a connection whose last frame is stamped `epoch` becomes due for a ping, given the latest
+   * time that frame can have been read: `pingInterval` after the epoch began, so the ping comes
+   * no later than `pingInterval` after the frame; but never less than `pingInterval` minus the
+   * settings' tick after `latest`, so a frame read within that much silence always prevents the
+   * ping, also when a late timer made the epoch long.
+   */
+  #pingDue (epoch: number, settings: SlotSettings, latest: number): number {
+    return Math.max(this.#epochs.start(epoch) + settings.pingInterval, latest + settings.lead)
   }
 
-  /** The first tick whose heartbeat time is > `time`. */
-  #tickAfter (time: number): number {
-    return this.#baseTick + Math.floor((time - this.#base) / this.#tick) + 1
+  /** Like `EpochLog.latest`, but the current epoch counts until its expected end, so a slot is not visited before it can be due. */
+  #latest (epoch: number, now: number): number {
+    return epoch >= this.#epochs.current ? Math.max(now, this.#anchor + this.#tick) : this.#epochs.latest(epoch, now)
+  }
+
+  /** The first tick that stands for a clock time >= `time`. */
+  #tickAtOrAfter (time: number): number {
+    return this.#wheel.current + Math.ceil((time - this.#anchor) / this.#tick)
+  }
+
+  /** The last tick that stands for a clock time <= `time`. */
+  #tickAtOrBefore (time: number): number {
+    return this.#wheel.current + Math.floor((time - this.#anchor) / this.#tick)
+  }
+
+  /** Run a pass (releasing the held slots) when the clock reaches `time`, unless one is due sooner. */
+  #wakeUpBy (time: number, now: number): void {
+    if (time >= this.#wakeUpAt) return
+    this.#wakeUp?.clear()
+    this.#wakeUpAt = time
+    this.#wakeUp = this.#clock.setTimeout(this.#onWakeUp, Math.max(1, Math.ceil(time - now)))
   }
 
   #detach (slot: HeartbeatSlot): void {
     this.#wheel.unschedule(slot)
-    slot.pingSentAt = NONE
+    slot.pingEpoch = NONE
     if (--this.#connections === 0) {
-      this.#stopTimer()
+      this.#stopTimers()
       this.#maxDuration = longestDuration(this.defaults)
       if (this.#tick !== this.#defaultTick || this.#wheel.size !== this.#defaultWheelSize) {
         this.#retune(this.#defaultTick, this.#defaultWheelSize)
@@ -336,35 +322,46 @@ export class HeartbeatManager {
     }
   }
 
-  /** Shrink the tick and grow the wheel as far as `settings` need; never the other way while in use. */
+  /** Shrink the tick and grow the wheel and the epoch log as far as `settings` need; never the other way while in use. */
   #fit (settings: HeartbeatSettings): void {
     const tick = gcd(this.#tick, heartbeatTickInterval(settings))
     this.#maxDuration = Math.max(this.#maxDuration, longestDuration(settings))
     const size = Math.max(this.#wheel.size, wheelSize(this.#maxDuration, tick))
     if (tick !== this.#tick || size !== this.#wheel.size) this.#retune(tick, size)
+    else this.#epochs.resize(Math.max(this.#epochs.size, epochLogSize(this.#maxDuration, tick)))
   }
 
-  /** Change the tick size and/or wheel size and reschedule every connection: O(connections), rare. */
+  /**
+   * Change the tick size and/or wheel size and reschedule every connection: O(connections), rare.
+   * The current tick keeps its anchor; the first fire of a restarted timer catches up the new ticks since.
+   */
   #retune (tick: number, size: number): void {
-    const tickChanged = tick !== this.#tick
-    if (tickChanged && this.#timer !== null) {
-      // Catch up the whole new ticks since the last timer fire, so new slots do not start a coarse tick behind.
-      const caught = Math.floor((this.#clock.now() - this.#lastFire) / tick)
-      this.#now += caught * tick
-      this.#lastFire += caught * tick
+    if (tick !== this.#tick && this.#timer !== null) {
       this.#timer.clear()
       this.#timer = this.#clock.setInterval(this.#onTimer, tick)
     }
-    this.#base = this.#now
-    this.#baseTick = this.#wheel.current
     this.#tick = tick
-    // Slots whose events became due in the catch-up land on the next tick (the wheel clamps).
-    for (const slot of this.#wheel.drain(size)) this.#schedule(slot)
+    this.#epochs.resize(epochLogSize(this.#maxDuration, tick))
+    const now = this.#clock.now()
+    for (const slot of this.#wheel.drain(size)) this.#schedule(slot, now)
   }
 
-  #stopTimer (): void {
+  #profile (settings: HeartbeatSettings): SlotSettings {
+    let profile = this.#profiles.get(settings)
+    if (profile === undefined) {
+      const { pingInterval, pongTimeout, idleTimeout } = settings
+      profile = Object.freeze({ pingInterval, pongTimeout, idleTimeout, lead: pingInterval - heartbeatTickInterval(settings) })
+      this.#profiles.set(settings, profile)
+    }
+    return profile
+  }
+
+  #stopTimers (): void {
     this.#timer?.clear()
     this.#timer = null
+    this.#wakeUp?.clear()
+    this.#wakeUp = null
+    this.#wakeUpAt = Infinity
   }
 }
 
@@ -379,6 +376,17 @@ function wheelSize (duration: number, tick: number): number {
   const needed = Math.ceil(duration / tick) + 3
   let size = MIN_WHEEL_SIZE
   while (size < needed && size < MAX_WHEEL_SIZE) size *= 2
+  return size
+}
+
+/**
+ * Epoch starts to keep: twice the longest duration in ticks, so every stamp a decision needs still
+ * resolves exactly (epochs last at least about a tick; a late timer only makes them longer).
+ */
+function epochLogSize (duration: number, tick: number): number {
+  const needed = 2 * Math.ceil(duration / tick) + 8
+  let size = MIN_WHEEL_SIZE
+  while (size < needed) size *= 2
   return size
 }
 

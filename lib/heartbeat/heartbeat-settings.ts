@@ -66,13 +66,13 @@ export function heartbeatTickInterval (settings: HeartbeatSettings): number {
 /**
  * Latest time after a peer's last inbound frame at which a silent peer is terminated, in ms,
  * not counting event-loop lateness: `pingInterval + pongTimeout`, plus one tick when the tick does
- * not divide `pongTimeout`. Valid whatever other routes are in use (the shared tick only ever
+ * not divide `pingInterval`. Valid whatever other routes are in use (the shared tick only ever
  * divides this route's tick). `Infinity` when pings are off.
  */
 export function heartbeatDetectionBound (settings: HeartbeatSettings): number {
   if (settings.pingInterval === 0) return Infinity
   const tick = heartbeatTickInterval(settings)
-  return settings.pingInterval + settings.pongTimeout + (settings.pongTimeout % tick === 0 ? 0 : tick)
+  return settings.pingInterval + settings.pongTimeout + (settings.pingInterval % tick === 0 ? 0 : tick)
 }
 
 /** A description of what is wrong with `settings`, or `undefined` when they are valid. */

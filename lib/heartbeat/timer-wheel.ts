@@ -2,6 +2,8 @@
 const DETACHED = -1
 /** Bucket number of an entry that waits in the due list of the tick being processed. */
 const DUE = -2
+/** Bucket number of an entry held outside the buckets until its owner releases it (a wait shorter than a tick). */
+const HELD = -3
 
 /** The intrusive links an entry of a {@link TimerWheel} carries: no wrapper object per entry. */
 export interface WheelEntry<T> {
@@ -9,7 +11,7 @@ export interface WheelEntry<T> {
   wheelNext: T | null
   /** @internal previous entry in the same list */
   wheelPrev: T | null
-  /** @internal bucket number, -1 when detached, -2 in the due list */
+  /** @internal bucket number, -1 when detached, -2 in the due list, -3 held */
   wheelBucket: number
 }
 
@@ -27,6 +29,7 @@ export class TimerWheel<T extends WheelEntry<T>> {
   #buckets: Array<T | null>
   #mask: number
   #due: T | null = null
+  #held: T | null = null
 
   /** @param size - number of buckets, a power of two >= 2 */
   constructor (size: number) {
@@ -64,6 +67,7 @@ export class TimerWheel<T extends WheelEntry<T>> {
     const { wheelPrev: prev, wheelNext: next } = entry
     if (prev !== null) prev.wheelNext = next
     else if (bucket === DUE) this.#due = next
+    else if (bucket === HELD) this.#held = next
     else this.#buckets[bucket] = next
     if (next !== null) next.wheelPrev = prev
     entry.wheelNext = null
@@ -71,9 +75,23 @@ export class TimerWheel<T extends WheelEntry<T>> {
     entry.wheelBucket = DETACHED
   }
 
-  /** True when `entry` is in a bucket or in the due list. */
+  /** True when `entry` is in a bucket, the due list or the held list. */
   isScheduled (entry: T): boolean {
     return entry.wheelBucket !== DETACHED
+  }
+
+  /** Put `entry` into the held list, out of the buckets, until {@link releaseHeld}. An entry already in a list is moved. */
+  hold (entry: T): void {
+    if (entry.wheelBucket !== DETACHED) this.unschedule(entry)
+    this.#push(entry, HELD)
+  }
+
+  /** Move every held entry to the due list. */
+  releaseHeld (): void {
+    for (let entry = this.#held; entry !== null; entry = this.#held) {
+      this.unschedule(entry)
+      this.#push(entry, DUE)
+    }
   }
 
   /**
@@ -90,14 +108,21 @@ export class TimerWheel<T extends WheelEntry<T>> {
       this.#buckets[bucket] = null
       while (entry !== null) {
         const next: T | null = entry.wheelNext
-        entry.wheelBucket = DUE
-        entry.wheelPrev = null
-        entry.wheelNext = this.#due
-        if (this.#due !== null) this.#due.wheelPrev = entry
-        this.#due = entry
+        this.#push(entry, DUE)
         entry = next
       }
     }
+  }
+
+  /** Link a detached entry at the head of the due or held list. */
+  #push (entry: T, list: typeof DUE | typeof HELD): void {
+    const head = list === DUE ? this.#due : this.#held
+    entry.wheelBucket = list
+    entry.wheelPrev = null
+    entry.wheelNext = head
+    if (head !== null) head.wheelPrev = entry
+    if (list === DUE) this.#due = entry
+    else this.#held = entry
   }
 
   /** Detach and return the next entry of the due list, or null when it is empty. */
@@ -107,8 +132,16 @@ export class TimerWheel<T extends WheelEntry<T>> {
     return entry
   }
 
+  /** Detach every entry of every list and return them: for shutting down. */
+  clear (): T[] {
+    this.releaseHeld()
+    const entries = this.drain()
+    for (let entry = this.takeDue(); entry !== null; entry = this.takeDue()) entries.push(entry)
+    return entries
+  }
+
   /**
-   * Detach every entry from the buckets (not the due list) and return them, optionally giving the
+   * Detach every entry from the buckets (not the due or held list) and return them, optionally giving the
    * wheel a new size; the owner schedules them again. O(entries + buckets): for rare retuning only.
    */
   drain (size = this.size): T[] {

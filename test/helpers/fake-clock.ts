@@ -1,25 +1,34 @@
-import type { HeartbeatClock, RepeatingTimer } from '../../lib/heartbeat/clock.js'
+import type { ClockTimer, HeartbeatClock } from '../../lib/heartbeat/clock.js'
 
-interface FakeTimer { fn: () => void, interval: number, next: number }
+interface FakeTimer { fn: () => void, interval: number, next: number, once: boolean }
 
 /** A clock whose time moves only when the test says so; timers fire at their exact times. */
 export class FakeClock implements HeartbeatClock {
   time = 0
   #fires = 0
+  /** Repeating timers (`setInterval`). */
   readonly timers = new Set<FakeTimer>()
+  /** One-shot timers (`setTimeout`) not yet fired. */
+  readonly timeouts = new Set<FakeTimer>()
   #actions: Array<{ at: number, fn: () => void }> = []
 
-  /** @param jitter - ms added to the n-th timer interval (negative fires early), like a real event loop */
+  /** @param jitter - ms added to the n-th interval of a repeating timer (negative fires early), like a real event loop */
   constructor (readonly jitter: (fire: number) => number = () => 0) {}
 
   now (): number {
     return this.time
   }
 
-  setInterval (fn: () => void, interval: number): RepeatingTimer {
-    const timer = { fn, interval, next: this.time + interval + this.jitter(this.#fires++) }
+  setInterval (fn: () => void, interval: number): ClockTimer {
+    const timer = { fn, interval, next: this.time + interval + this.jitter(this.#fires++), once: false }
     this.timers.add(timer)
     return { clear: () => this.timers.delete(timer) }
+  }
+
+  setTimeout (fn: () => void, timeout: number): ClockTimer {
+    const timer = { fn, interval: timeout, next: this.time + timeout, once: true }
+    this.timeouts.add(timer)
+    return { clear: () => this.timeouts.delete(timer) }
   }
 
   /** Run `fn` at time `at` (before a timer due at the same time). */
@@ -35,6 +44,7 @@ export class FakeClock implements HeartbeatClock {
       const action = this.#actions[0]
       let timer: FakeTimer | undefined
       for (const candidate of this.timers) if (timer === undefined || candidate.next < timer.next) timer = candidate
+      for (const candidate of this.timeouts) if (timer === undefined || candidate.next < timer.next) timer = candidate
       const timerAt = timer === undefined ? Infinity : Math.max(timer.next, this.time)
       if (action !== undefined && action.at <= end && action.at <= timerAt) {
         this.#actions.shift()
@@ -42,7 +52,8 @@ export class FakeClock implements HeartbeatClock {
         action.fn()
       } else if (timer !== undefined && timerAt <= end) {
         this.time = timerAt
-        timer.next = this.time + timer.interval + this.jitter(this.#fires++)
+        if (timer.once) this.timeouts.delete(timer)
+        else timer.next = this.time + timer.interval + this.jitter(this.#fires++)
         timer.fn()
       } else {
         break
