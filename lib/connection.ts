@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
 import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
-import { batchWrites } from './write-batcher.js'
+import { batchWrites, transportOf } from './write-batcher.js'
 import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
@@ -158,6 +158,14 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     return this.#socket.readyState === 1
   }
 
+  /**
+   * True while a `send()` can still reach the client: the socket is open. A reliable session also
+   * accepts messages while suspended (they are replayed on resume). `broadcast()` uses it.
+   */
+  get acceptsMessages (): boolean {
+    return this.isOpen
+  }
+
   /** Round trip of the last answered heartbeat ping, in ms; `undefined` before the first. */
   get lastRtt (): number | undefined {
     return this.#heartbeat?.lastRtt
@@ -182,7 +190,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
 
   /** @internal HeartbeatPeer: a protocol ping, written as a prebuilt frame (see `PING_FRAME`). */
   sendPing (): void {
-    const transport = (this.#socket as unknown as { _socket?: { writable: boolean, write (chunk: Buffer): boolean } })._socket
+    const transport = transportOf(this.#socket)
     if (this.#socket.readyState === 1 && transport?.writable === true) transport.write(PING_FRAME)
   }
 

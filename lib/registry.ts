@@ -47,14 +47,14 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Send one message to every open connection, or to a room's members. Each connection gets it
-   * once. Returns how many connections it was sent to.
+   * Send one message to every open connection (and every suspended reliable session), or to a
+   * room's members. Each connection gets it once. Returns how many connections it was sent to.
    */
   broadcast (data: WsOutgoing, options: BroadcastOptions = {}): number {
     const targets = options.room === undefined ? this.#connections.values() : this.room(options.room).values()
     let count = 0
     for (const connection of targets) {
-      if (connection === options.except || !connection.isOpen) continue
+      if (connection === options.except || !connection.acceptsMessages) continue
       void connection.send(data)
       count++
     }

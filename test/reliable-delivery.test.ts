@@ -195,6 +195,23 @@ describe('resume', () => {
     assert.deepEqual([text.state, bytes.state], ['resolved', 'resolved'])
   })
 
+  test('a broadcast reaches a suspended session: it waits in its buffer and is replayed on resume', async (t) => {
+    const server = await startReliable()
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => server.connections.length === 1, 'the handler')
+    peer.terminate()
+    await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
+    assert.equal(server.app.wsConnections.broadcast('to everyone'), 1)
+    assert.equal(server.connections[0].unackedCount, 1)
+
+    const again = await server.peer()
+    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    assert.equal(resumed.resumed, true)
+    assert.equal((await again.nextOfType('D')).raw, 'D1:to everyone')
+  })
+
   test('a session resumes on a second app sharing the store, which replays the unacked frames from the store', async (t) => {
     const store = new MemorySessionStore()
     t.after(() => store.close())

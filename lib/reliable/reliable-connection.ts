@@ -123,6 +123,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     return this.#attached
   }
 
+  /** Until the session ends, including while it is suspended: what is sent then is replayed on resume. */
+  override get acceptsMessages (): boolean {
+    return !this.isEnded
+  }
+
   /** Messages sent and not yet acknowledged by the client. */
   get unackedCount (): number {
     return this.#outbound.count
