@@ -2,7 +2,8 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { inspect } from 'node:util'
 import { MemorySessionStore } from '../../lib/index.js'
-import { hashResumeToken } from '../../lib/reliable/resume-token.js'
+import { hashResumeToken, issueResumeToken, resumeTokenHashesMatch } from '../../lib/reliable/resume-token.js'
+import { isValidResumeToken } from '../../lib/protocol/handshake.js'
 import { helloFrame, resumeOf } from '../helpers/protocol-peer.js'
 import type { ProtocolPeer } from '../helpers/protocol-peer.js'
 import { waitFor } from '../helpers/server.js'
@@ -15,6 +16,30 @@ async function assertRefused (peer: ProtocolPeer, hello: string, code: number): 
   assert.equal(closed.code, code, `close reason: ${closed.reason}`)
   assert.equal(peer.received.length, 0, 'no welcome, no replay')
 }
+
+describe('resume token primitives', () => {
+  test('an issued token is 43 base64url characters (256 bits) with its SHA-256 hash, never the same twice', () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 1000; i++) {
+      const { token, hash } = issueResumeToken()
+      assert.match(token, /^[A-Za-z0-9_-]{43}$/)
+      assert.ok(isValidResumeToken(token))
+      assert.equal(hash, hashResumeToken(token))
+      assert.notEqual(hash, token)
+      seen.add(token)
+    }
+    assert.equal(seen.size, 1000)
+  })
+
+  test('hashes match only when equal, and a hash of another length never matches', () => {
+    const a = hashResumeToken('token-number-one-xxxxxxxx')
+    const b = hashResumeToken('token-number-two-xxxxxxxx')
+    assert.equal(resumeTokenHashesMatch(a, a), true)
+    assert.equal(resumeTokenHashesMatch(a, b), false)
+    assert.equal(resumeTokenHashesMatch(a, a.slice(0, -1)), false)
+    assert.equal(resumeTokenHashesMatch(a, ''), false)
+  })
+})
 
 describe('resume tokens', () => {
   test('every welcome carries a new token', async (t) => {
