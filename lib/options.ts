@@ -21,7 +21,7 @@ export interface HeartbeatOptions {
 
 /** Options of the plugin, given to `fastify.register(fastifyReliableWs, options)`. */
 export interface FastifyReliableWsOptions {
-  /** Origin policy for upgrades and for the plugin's HTTP routes (CORS). @default same host only */
+  /** Origin policy for upgrades and for the plugin's HTTP routes (CORS). @default same origin, only on a loopback or IP-literal host with a matching scheme (docs/SECURITY.md) */
   origins?: OriginOption
   /** Whether requests without an `Origin` header (non-browser clients) may upgrade. @default true */
   allowMissingOrigin?: boolean

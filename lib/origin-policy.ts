@@ -1,10 +1,18 @@
+import { isIP } from 'node:net'
 import type { FastifyRequest } from 'fastify'
 import { invalidOption } from './option-checks.js'
 
 /**
- * Which browser origins may open a WebSocket or read the plugin's HTTP routes cross-origin.
- * - `undefined` (default): same host only, the Origin's host must equal the request's host
- *   (Fastify's `request.host`, which honours `trustProxy` and `X-Forwarded-Host`).
+ * Which browser origins may open a WebSocket or read the plugin's HTTP routes cross-origin
+ * (docs/SECURITY.md, "Origin policy").
+ * - `undefined` (default): same origin on a rebinding-proof host only. The Origin's host and port
+ *   must equal the request's host (Fastify's `request.host`, which honours `trustProxy` and
+ *   `X-Forwarded-Host`), that host must be a loopback name (`localhost`, `*.localhost`) or an IP
+ *   literal, and the Origin's scheme must match the connection's security (`https` pages on TLS
+ *   connections, `http` pages on plain ones; `request.protocol` honours `X-Forwarded-Proto`). A
+ *   named host such as `chat.example.com` is refused: a DNS-rebinding page controls both its
+ *   Origin and the Host header, so only a list can tell the real site from it. Production
+ *   deployments list their origins.
  * - `'*'`: every origin (development only: it disables the cross-site WebSocket hijacking guard).
  * - an exact origin string (`'https://app.example.com'`), a RegExp tested against the Origin,
  *   or an array of both.
@@ -33,12 +41,26 @@ function normalizeOrigin (origin: string): string | undefined {
   }
 }
 
-function sameHost (origin: string, request: FastifyRequest): boolean {
+/**
+ * True for hosts a DNS-rebinding page cannot present as its own: browsers resolve `localhost`
+ * names to loopback themselves (RFC 6761), and an IP literal involves no DNS at all.
+ */
+function isRebindingProof (hostname: string): boolean {
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true
+  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname
+  return isIP(bare) !== 0
+}
+
+function sameOriginOnRebindingProofHost (origin: string, request: FastifyRequest): boolean {
+  let url: URL
   try {
-    return new URL(origin).host === request.host.toLowerCase()
+    url = new URL(origin)
   } catch {
     return false
   }
+  if (url.host !== request.host.toLowerCase() || !isRebindingProof(url.hostname)) return false
+  // An http:// page must not reach a wss:// socket (and an https:// page is not served over plain http).
+  return url.protocol === (request.protocol === 'https' ? 'https:' : 'http:')
 }
 
 function compileExact (name: string, value: string): string {
@@ -60,7 +82,7 @@ function compileExact (name: string, value: string): string {
  * name as the user wrote it, for error messages.
  */
 export function compileOriginPolicy (name: string, option: unknown): OriginPredicate {
-  if (option === undefined) return sameHost
+  if (option === undefined) return sameOriginOnRebindingProofHost
   if (option === '*') return () => true
   if (typeof option === 'function') return option as OriginPredicate
   const entries: unknown[] = Array.isArray(option) ? option : [option]

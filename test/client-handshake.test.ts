@@ -21,14 +21,14 @@ describe('client handshake', () => {
     await peer.close()
   })
 
-  it('offers frws.v1 and sends a hello without resume first, then opens on the welcome', async () => {
+  it('offers frws.v2 and sends a hello without resume first, then opens on the welcome', async () => {
     const c = client()
     assert.equal(c.state, 'connecting')
     const conn = await peer.nextConnection()
-    assert.equal(conn.protocol, 'frws.v1')
+    assert.equal(conn.protocol, 'frws.v2')
     const opened = nextEvent(c, 'open')
     const hello = await conn.handshake({ sessionId: 'abc', epoch: 'e9' })
-    assert.deepEqual(hello, { type: 'H', version: 1 })
+    assert.deepEqual(hello, { type: 'H', version: 2 })
     const [event] = await opened
     assert.deepEqual(event, { sessionId: 'abc' })
     assert.equal(c.state, 'open')

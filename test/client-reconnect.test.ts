@@ -1,7 +1,7 @@
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { ClientErrorCode, type ReliableClient, type ReliableClientError, type ReliableClientOptions } from '../lib/client/index.js'
-import { ScriptedPeer, nextEvent, settle, startClient, type PeerConnection } from './helpers/client-peer.js'
+import { ScriptedPeer, WELCOME_DEFAULTS, nextEvent, settle, startClient, type PeerConnection } from './helpers/client-peer.js'
 
 describe('client reconnect and resume', () => {
   let peer: ScriptedPeer
@@ -63,7 +63,7 @@ describe('client reconnect and resume', () => {
     const second = await peer.nextConnection()
     const resumed = nextEvent(client, 'resumed')
     const hello = await second.handshake({ resumed: true, delivered: 2 })
-    assert.deepEqual(hello.resume, { sessionId: 'session-1', epoch: 'epoch-1', delivered: 2 })
+    assert.deepEqual(hello.resume, { sessionId: 'session-1', epoch: 'epoch-1', delivered: 2, token: WELCOME_DEFAULTS.resumeToken })
     assert.deepEqual(await second.nextNonAck(), { type: 'D', seq: 3, ref: 0, payload: 'c' }, 'b was delivered, so only c is replayed')
     assert.deepEqual((await resumed)[0], { continuity: true, sessionId: 'session-1' })
     await sends[1]

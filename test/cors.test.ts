@@ -96,7 +96,7 @@ describe('the info route beside a WebSocket route', () => {
       app.wsRoute('/reliable', { reliable: true }, () => {})
     })
     assert.equal(JSON.parse((await httpCall(`${base}/reliable/info`)).body).protocol, SUBPROTOCOL)
-    assert.equal(JSON.parse((await httpCall(`${base}/reliable/info`)).body).protocolVersion, 1)
+    assert.equal(JSON.parse((await httpCall(`${base}/reliable/info`)).body).protocolVersion, 2)
     assert.equal(JSON.parse((await httpCall(`${base}/ws/info`)).body).protocol, null)
     assert.equal(JSON.parse((await httpCall(`${base}/ws/info`)).body).protocolVersion, null)
   })

@@ -5,6 +5,13 @@ import { MemorySessionStore } from '../lib/reliable/memory-session-store.js'
 import { isValidEpoch, isValidSessionId } from '../lib/protocol/handshake.js'
 import { encodeData } from '../lib/protocol/frames.js'
 import type { StoredMessage } from '../lib/reliable/session-store.js'
+import { hashResumeToken } from '../lib/reliable/resume-token.js'
+
+const TOKEN_HASH = hashResumeToken('the-token-every-test-session-holds')
+/** What every create passes besides the principal and the owner. */
+const NEW = { route: '/r', tokenHash: TOKEN_HASH }
+/** What every claim passes besides the session, principal and owner (the token stays the same). */
+const CLAIM = { route: '/r', tokenHash: TOKEN_HASH, nextTokenHash: TOKEN_HASH }
 
 const stores: MemorySessionStore[] = []
 
@@ -29,19 +36,19 @@ afterEach(async () => {
 describe('memory session store', () => {
   it('creates sessions with distinct valid ids and epochs at position zero', async () => {
     const { store } = storeAt()
-    const a = await store.create({ principal: 'alice', ownerId: 'c1' })
-    const b = await store.create({ principal: 'alice', ownerId: 'c2' })
+    const a = await store.create({ ...NEW, principal: 'alice', ownerId: 'c1' })
+    const b = await store.create({ ...NEW, principal: 'alice', ownerId: 'c2' })
     assert.notEqual(a.sessionId, b.sessionId)
     assert.ok(isValidSessionId(a.sessionId))
     assert.ok(isValidEpoch(a.epoch))
     assert.deepEqual({ ...a, sessionId: '', epoch: '' }, {
-      sessionId: '', epoch: '', principal: 'alice', clientDelivered: 0, serverAcked: 0, serverSeq: 0, messages: []
+      sessionId: '', epoch: '', route: '/r', principal: 'alice', clientDelivered: 0, serverAcked: 0, serverSeq: 0, messages: []
     })
   })
 
   it('keeps appended messages until acknowledged and returns them in order', async () => {
     const { store } = storeAt()
-    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    const { sessionId } = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
     assert.equal(await store.update(sessionId, 'c1', { append: messages(1, 3) }), true)
     assert.equal(await store.update(sessionId, 'c1', { append: messages(4, 5), serverAcked: 2, clientDelivered: 9 }), true)
     const state = await store.get(sessionId)
@@ -53,7 +60,7 @@ describe('memory session store', () => {
 
   it('returns copies that callers cannot use to change the store', async () => {
     const { store } = storeAt()
-    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    const { sessionId } = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
     await store.update(sessionId, 'c1', { append: messages(1, 1) })
     const state = await store.get(sessionId)
     state?.messages.pop()
@@ -62,7 +69,7 @@ describe('memory session store', () => {
 
   it('rejects patches that break ordering and leaves the session unchanged', async () => {
     const { store } = storeAt()
-    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    const { sessionId } = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
     await store.update(sessionId, 'c1', { append: messages(1, 2), clientDelivered: 4 })
     await assert.rejects(store.update(sessionId, 'c1', { append: messages(4, 4) }), /appended seq 4 does not follow 2/)
     await assert.rejects(store.update(sessionId, 'c1', { append: messages(3, 3), serverAcked: 4 }), /serverAcked 4 must be between 0 and 3/)
@@ -74,7 +81,7 @@ describe('memory session store', () => {
 
   it('compacts acknowledged messages without losing the unacknowledged ones', async () => {
     const { store } = storeAt()
-    const { sessionId } = await store.create({ principal: null, ownerId: 'c1' })
+    const { sessionId } = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
     await store.update(sessionId, 'c1', { append: messages(1, 3000) })
     await store.update(sessionId, 'c1', { serverAcked: 1500 })
     await store.update(sessionId, 'c1', { serverAcked: 2999 })
@@ -86,10 +93,10 @@ describe('memory session store', () => {
   describe('claim', () => {
     it('hands the session to the resuming connection and reports the previous owner', async () => {
       const { store } = storeAt()
-      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      const created = await store.create({ ...NEW, principal: 'alice', ownerId: 'c1' })
       await store.update(created.sessionId, 'c1', { append: messages(1, 2), clientDelivered: 5 })
       await store.release(created.sessionId, 'c1', 120_000)
-      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal: 'alice', ownerId: 'c2' })
+      const result = await store.claim({ ...CLAIM, sessionId: created.sessionId, epoch: created.epoch, principal: 'alice', ownerId: 'c2' })
       assert.equal(result.status, 'claimed')
       assert.ok(result.status === 'claimed')
       assert.equal(result.previousOwner, 'c1')
@@ -100,8 +107,8 @@ describe('memory session store', () => {
 
     it('fences the previous owner out once another connection claims the session', async () => {
       const { store } = storeAt()
-      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
-      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal: 'alice', ownerId: 'c2' })
+      const created = await store.create({ ...NEW, principal: 'alice', ownerId: 'c1' })
+      const result = await store.claim({ ...CLAIM, sessionId: created.sessionId, epoch: created.epoch, principal: 'alice', ownerId: 'c2' })
       assert.ok(result.status === 'claimed')
       assert.equal(result.previousAttached, true, 'c1 never released: its connection may still be open (close it with 4409)')
       assert.equal(await store.update(created.sessionId, 'c1', { clientDelivered: 1 }), false)
@@ -112,11 +119,11 @@ describe('memory session store', () => {
 
     it('lets only one of two concurrent claims end up owning the session', async () => {
       const { store } = storeAt()
-      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      const created = await store.create({ ...NEW, principal: 'alice', ownerId: 'c1' })
       const input = { sessionId: created.sessionId, epoch: created.epoch, principal: 'alice' }
       const [first, second] = await Promise.all([
-        store.claim({ ...input, ownerId: 'c2' }),
-        store.claim({ ...input, ownerId: 'c3' })
+        store.claim({ ...CLAIM, ...input, ownerId: 'c2' }),
+        store.claim({ ...CLAIM, ...input, ownerId: 'c3' })
       ])
       assert.ok(first.status === 'claimed' && second.status === 'claimed')
       assert.equal(first.previousOwner, 'c1')
@@ -127,48 +134,92 @@ describe('memory session store', () => {
 
     it('reports an unknown session as not found', async () => {
       const { store } = storeAt()
-      assert.deepEqual(await store.claim({ sessionId: 'nope', epoch: 'e', principal: null, ownerId: 'c1' }), { status: 'not-found' })
+      assert.deepEqual(await store.claim({ ...CLAIM, sessionId: 'nope', epoch: 'e', principal: null, ownerId: 'c1' }), { status: 'not-found' })
     })
 
     it('reports another epoch as a mismatch without taking ownership', async () => {
       const { store } = storeAt()
-      const created = await store.create({ principal: null, ownerId: 'c1' })
-      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch + 'x', principal: null, ownerId: 'c2' })
+      const created = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
+      const result = await store.claim({ ...CLAIM, sessionId: created.sessionId, epoch: created.epoch + 'x', principal: null, ownerId: 'c2' })
       assert.deepEqual(result, { status: 'epoch-mismatch' })
       assert.equal(await store.update(created.sessionId, 'c1', {}), true)
     })
 
     it('refuses another principal and leaves the session with its owner', async () => {
       const { store } = storeAt()
-      const created = await store.create({ principal: 'alice', ownerId: 'c1' })
+      const created = await store.create({ ...NEW, principal: 'alice', ownerId: 'c1' })
       for (const principal of ['mallory', null]) {
-        const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal, ownerId: 'c2' })
+        const result = await store.claim({ ...CLAIM, sessionId: created.sessionId, epoch: created.epoch, principal, ownerId: 'c2' })
         assert.deepEqual(result, { status: 'forbidden' })
       }
       assert.equal(await store.update(created.sessionId, 'c1', {}), true)
     })
   })
 
+  describe('resume token and route', () => {
+    it('refuses a wrong token, another route, and leaves the session with its owner', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
+      const resume = { ...CLAIM, sessionId: created.sessionId, epoch: created.epoch, principal: null, ownerId: 'c2' }
+      assert.deepEqual(await store.claim({ ...resume, tokenHash: hashResumeToken('a-guess-at-the-token-000') }), { status: 'token-mismatch' })
+      assert.deepEqual(await store.claim({ ...resume, route: '/other' }), { status: 'wrong-route' })
+      assert.equal(await store.update(created.sessionId, 'c1', {}), true, 'c1 still owns the session')
+      assert.equal((await store.claim(resume)).status, 'claimed', 'the current token still works')
+    })
+
+    it('checks the token before anything else a resume could learn from', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ ...NEW, principal: 'alice', ownerId: 'c1' })
+      const wrong = hashResumeToken('a-guess-at-the-token-000')
+      const result = await store.claim({ route: '/other', tokenHash: wrong, nextTokenHash: wrong, sessionId: created.sessionId, epoch: 'x', principal: 'mallory', ownerId: 'c2' })
+      assert.deepEqual(result, { status: 'token-mismatch' })
+    })
+
+    it('rotates the token on every claim: the previous one is refused, the new one works', async () => {
+      const { store } = storeAt()
+      const first = hashResumeToken('first-token-of-the-session')
+      const second = hashResumeToken('second-token-of-the-session')
+      const third = hashResumeToken('third-token-of-the-session')
+      const created = await store.create({ route: '/r', tokenHash: first, principal: null, ownerId: 'c1' })
+      const resume = { route: '/r', sessionId: created.sessionId, epoch: created.epoch, principal: null }
+      assert.equal((await store.claim({ ...resume, tokenHash: first, nextTokenHash: second, ownerId: 'c2' })).status, 'claimed')
+      assert.deepEqual(await store.claim({ ...resume, tokenHash: first, nextTokenHash: third, ownerId: 'c3' }), { status: 'token-mismatch' })
+      assert.equal(await store.update(created.sessionId, 'c2', {}), true, 'the replayed token did not take the session from c2')
+      assert.equal((await store.claim({ ...resume, tokenHash: second, nextTokenHash: third, ownerId: 'c4' })).status, 'claimed')
+    })
+
+    it('lets only the first of two concurrent claims with the same token succeed', async () => {
+      const { store } = storeAt()
+      const created = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
+      const resume = { route: '/r', sessionId: created.sessionId, epoch: created.epoch, principal: null, tokenHash: TOKEN_HASH }
+      const [a, b] = await Promise.all([
+        store.claim({ ...resume, nextTokenHash: hashResumeToken('next-token-of-claim-a'), ownerId: 'c2' }),
+        store.claim({ ...resume, nextTokenHash: hashResumeToken('next-token-of-claim-b'), ownerId: 'c3' })
+      ])
+      assert.deepEqual([a.status, b.status], ['claimed', 'token-mismatch'])
+    })
+  })
+
   describe('expiry', () => {
     it('expires a released session after sessionTimeout and not before', async () => {
       const { store, clock } = storeAt()
-      const created = await store.create({ principal: null, ownerId: 'c1' })
+      const created = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
       await store.release(created.sessionId, 'c1', 120_000)
       clock.now += 119_999
       assert.ok(await store.get(created.sessionId))
       clock.now += 1
       assert.equal(await store.get(created.sessionId), undefined)
-      const result = await store.claim({ sessionId: created.sessionId, epoch: created.epoch, principal: null, ownerId: 'c2' })
+      const result = await store.claim({ ...CLAIM, sessionId: created.sessionId, epoch: created.epoch, principal: null, ownerId: 'c2' })
       assert.deepEqual(result, { status: 'not-found' })
     })
 
     it('never expires an attached session, and a claim cancels a pending expiry', async () => {
       const { store, clock } = storeAt()
-      const attached = await store.create({ principal: null, ownerId: 'c1' })
-      const resumed = await store.create({ principal: null, ownerId: 'c2' })
+      const attached = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
+      const resumed = await store.create({ ...NEW, principal: null, ownerId: 'c2' })
       await store.release(resumed.sessionId, 'c2', 1000)
       clock.now += 500
-      await store.claim({ sessionId: resumed.sessionId, epoch: resumed.epoch, principal: null, ownerId: 'c3' })
+      await store.claim({ ...CLAIM, sessionId: resumed.sessionId, epoch: resumed.epoch, principal: null, ownerId: 'c3' })
       clock.now += 10_000_000
       assert.equal(store.sweep(), 0)
       assert.ok(await store.get(attached.sessionId))
@@ -177,8 +228,8 @@ describe('memory session store', () => {
 
     it('the sweep removes expired sessions without anyone touching them', async () => {
       const { store, clock } = storeAt()
-      const a = await store.create({ principal: null, ownerId: 'c1' })
-      const b = await store.create({ principal: null, ownerId: 'c2' })
+      const a = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
+      const b = await store.create({ ...NEW, principal: null, ownerId: 'c2' })
       await store.release(a.sessionId, 'c1', 1000)
       await store.release(b.sessionId, 'c2', 5000)
       clock.now += 1000
@@ -192,7 +243,7 @@ describe('memory session store', () => {
     it('the sweep timer removes expired sessions in real time', async () => {
       const store = new MemorySessionStore({ sweepInterval: 20 })
       stores.push(store)
-      const created = await store.create({ principal: null, ownerId: 'c1' })
+      const created = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
       await store.release(created.sessionId, 'c1', 30)
       assert.equal(store.size, 1)
       const deadline = Date.now() + 2000
@@ -202,7 +253,7 @@ describe('memory session store', () => {
 
     it('delete removes a session for its owner only', async () => {
       const { store } = storeAt()
-      const created = await store.create({ principal: null, ownerId: 'c1' })
+      const created = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
       assert.equal(await store.delete(created.sessionId, 'c2'), false)
       assert.equal(await store.delete(created.sessionId, 'c1'), true)
       assert.equal(await store.get(created.sessionId), undefined)

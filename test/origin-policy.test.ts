@@ -104,18 +104,22 @@ describe('the upgrade origin check', () => {
     assert.equal(await refusedStatus(`${url}/ws`, { origin: 'http://evil.example' }), 403)
     assert.equal(await refusedStatus(`${url}/ws`, { origin: `http://${host}.evil.example` }), 403)
     assert.equal(await refusedStatus(`${url}/ws`, { origin: 'http://127.0.0.1:1' }), 403)
+    assert.equal(await refusedStatus(`${url}/ws`, { origin: `https://${host}` }), 403, 'an https page is not this plain-http server')
     assert.equal(handled(), 1)
     await waitFor(() => app.wsConnections.size === 0, 'the registry to empty')
   })
 
-  test('behind a trusted proxy the default policy compares the Origin with X-Forwarded-Host', async (t) => {
+  test('behind a trusted proxy the default policy reads X-Forwarded-Host and -Proto, and still refuses a named host', async (t) => {
     const app = await buildApp({}, echoRoute, { logger: false, trustProxy: true })
     t.after(() => cleanup(app))
     const url = await listen(app)
-    const headers = { 'x-forwarded-host': 'chat.example.com', 'x-forwarded-proto': 'https' }
-    assert.equal(await refusedStatus(`${url}/ws`, { origin: 'https://chat.example.com' }), 403)
-    await assertUpgrades(`${url}/ws`, 'https://chat.example.com', headers)
-    assert.equal(await refusedStatus(`${url}/ws`, { origin: `http://${new URL(url).host}`, headers }), 403)
+    const named = { 'x-forwarded-host': 'chat.example.com', 'x-forwarded-proto': 'https' }
+    assert.equal(await refusedStatus(`${url}/ws`, { origin: 'https://chat.example.com', headers: named }), 403,
+      'a named host must be listed in origins: DNS rebinding forges both Origin and Host')
+    const literal = { 'x-forwarded-host': '10.0.0.5:8443', 'x-forwarded-proto': 'https' }
+    await assertUpgrades(`${url}/ws`, 'https://10.0.0.5:8443', literal)
+    assert.equal(await refusedStatus(`${url}/ws`, { origin: 'http://10.0.0.5:8443', headers: literal }), 403, 'the scheme follows X-Forwarded-Proto')
+    assert.equal(await refusedStatus(`${url}/ws`, { origin: `http://${new URL(url).host}`, headers: literal }), 403)
   })
 
   test('a request without an Origin upgrades by default (non-browser clients)', async (t) => {
@@ -156,7 +160,7 @@ describe('the upgrade origin check', () => {
 })
 
 describe('compileOriginPolicy', () => {
-  const request = (host: string): FastifyRequest => ({ host, headers: { host } }) as unknown as FastifyRequest
+  const request = (host: string, protocol = 'http'): FastifyRequest => ({ host, protocol, headers: { host } }) as unknown as FastifyRequest
 
   test('an exact origin matches regardless of case, a default port or a trailing slash in the Origin', async () => {
     const allows = compileOriginPolicy('origins', 'https://app.example.com')
@@ -193,14 +197,26 @@ describe('compileOriginPolicy', () => {
     assert.equal(await allows('https://example.org', request('x')), false)
   })
 
-  test('without a policy only an Origin whose host equals the request host passes', async () => {
+  test('without a policy only a same-origin page on a loopback name or an IP literal passes', async () => {
     const allows = compileOriginPolicy('origins', undefined)
-    assert.equal(await allows('https://chat.example.com', request('chat.example.com')), true)
-    assert.equal(await allows('http://CHAT.example.com', request('Chat.Example.com')), true)
     assert.equal(await allows('http://127.0.0.1:3000', request('127.0.0.1:3000')), true)
+    assert.equal(await allows('http://[::1]:3000', request('[::1]:3000')), true)
+    assert.equal(await allows('http://LOCALHOST:3000', request('localhost:3000')), true)
+    assert.equal(await allows('http://app.localhost', request('app.localhost')), true)
+    assert.equal(await allows('https://10.1.2.3', request('10.1.2.3', 'https')), true)
     assert.equal(await allows('http://127.0.0.1:3001', request('127.0.0.1:3000')), false)
-    assert.equal(await allows('https://evil.example', request('chat.example.com')), false)
-    assert.equal(await allows('null', request('chat.example.com')), false)
+    assert.equal(await allows('https://chat.example.com', request('chat.example.com', 'https')), false, 'a named host must be listed')
+    assert.equal(await allows('http://evil.example', request('evil.example')), false, 'a DNS-rebinding page')
+    assert.equal(await allows('http://localhost.evil.example', request('localhost.evil.example')), false)
+    assert.equal(await allows('https://evil.example', request('127.0.0.1')), false)
+    assert.equal(await allows('null', request('127.0.0.1')), false)
+  })
+
+  test('without a policy the Origin scheme must match the connection: no http page on a TLS socket, nor the reverse', async () => {
+    const allows = compileOriginPolicy('origins', undefined)
+    assert.equal(await allows('http://127.0.0.1:3000', request('127.0.0.1:3000', 'https')), false)
+    assert.equal(await allows('https://127.0.0.1:3000', request('127.0.0.1:3000', 'http')), false)
+    assert.equal(await allows('https://127.0.0.1:3000', request('127.0.0.1:3000', 'https')), true)
   })
 
   test("'*' allows every origin", async () => {

@@ -30,10 +30,13 @@ function rejects (frame: string | Uint8Array, code: number, message: RegExp, opt
   })
 }
 
+const TOKEN = 'tok_0123456789abcdefABCDEF-_xyz'
+
 const welcome: Welcome = {
-  version: 1,
+  version: 2,
   sessionId: 'abcDEF012_-',
   epoch: 'e1',
+  resumeToken: TOKEN,
   resumed: true,
   delivered: 7,
   pingInterval: 25000,
@@ -145,7 +148,7 @@ describe('malformed data frames', () => {
     ['a binary frame with a bad seq', bytes('Dx:a'), /data frame seq must be a positive integer/],
     ['a binary error response', bytes('E1,1:a'), /error response frame must be a text frame/],
     ['a binary ack', bytes('A1'), /ack frame must be a text frame/],
-    ['a binary hello', bytes('H{"version":1}'), /hello frame must be a text frame/],
+    ['a binary hello', bytes('H{"version":2}'), /hello frame must be a text frame/],
     ['an ack with trailing characters', 'A5:', /ack frame must be 'A' followed by the seq only/],
     ['an ack of zero', 'A0', /ack frame seq must be a positive integer/],
     ['a lowercase letter that is not a ping', 'frws:pang', /must be frws:ping/],
@@ -189,13 +192,13 @@ describe('acks, pings and pongs', () => {
 
 describe('hello and welcome', () => {
   it('a fresh hello round-trips', () => {
-    assert.equal(encodeHello({ version: 1 }), 'H{"version":1}')
-    assert.deepEqual(decodeFrame('H{"version":1}'), { type: 'H', version: 1 })
+    assert.equal(encodeHello({ version: 2 }), 'H{"version":2}')
+    assert.deepEqual(decodeFrame('H{"version":2}'), { type: 'H', version: 2 })
   })
 
   it('a resuming hello round-trips', () => {
-    const resume = { sessionId: 'sid_1', epoch: 'ep-1', delivered: 0 }
-    assert.deepEqual(decodeFrame(encodeHello({ version: 1, resume })), { type: 'H', version: 1, resume })
+    const resume = { sessionId: 'sid_1', epoch: 'ep-1', delivered: 0, token: TOKEN }
+    assert.deepEqual(decodeFrame(encodeHello({ version: 2, resume })), { type: 'H', version: 2, resume })
   })
 
   it('a welcome round-trips and ignores unknown fields', () => {
@@ -210,12 +213,16 @@ describe('hello and welcome', () => {
     ['JSON null', 'Hnull', /hello frame must be a JSON object/],
     ['a missing version', 'H{}', /hello.version must be an integer >= 1/],
     ['a string version', 'H{"version":"1"}', /hello.version must be an integer >= 1/],
-    ['a null resume', 'H{"version":1,"resume":null}', /hello.resume must be an object/],
-    ['a resume without sessionId', 'H{"version":1,"resume":{"epoch":"e","delivered":0}}', /hello.resume.sessionId/],
-    ['a session id with a slash', 'H{"version":1,"resume":{"sessionId":"a/b","epoch":"e","delivered":0}}', /hello.resume.sessionId/],
-    ['an empty epoch', 'H{"version":1,"resume":{"sessionId":"a","epoch":"","delivered":0}}', /hello.resume.epoch/],
-    ['a negative delivered', 'H{"version":1,"resume":{"sessionId":"a","epoch":"e","delivered":-1}}', /hello.resume.delivered must be an integer >= 0/],
-    ['a fractional delivered', 'H{"version":1,"resume":{"sessionId":"a","epoch":"e","delivered":1.5}}', /hello.resume.delivered/],
+    ['a null resume', 'H{"version":2,"resume":null}', /hello.resume must be an object/],
+    ['a resume without sessionId', 'H{"version":2,"resume":{"epoch":"e","delivered":0,"token":"' + TOKEN + '"}}', /hello.resume.sessionId/],
+    ['a session id with a slash', 'H{"version":2,"resume":{"sessionId":"a/b","epoch":"e","delivered":0,"token":"' + TOKEN + '"}}', /hello.resume.sessionId/],
+    ['an empty epoch', 'H{"version":2,"resume":{"sessionId":"a","epoch":"","delivered":0}}', /hello.resume.epoch/],
+    ['a negative delivered', 'H{"version":2,"resume":{"sessionId":"a","epoch":"e","delivered":-1}}', /hello.resume.delivered must be an integer >= 0/],
+    ['a fractional delivered', 'H{"version":2,"resume":{"sessionId":"a","epoch":"e","delivered":1.5}}', /hello.resume.delivered/],
+    ['a resume without a token', 'H{"version":2,"resume":{"sessionId":"a","epoch":"e","delivered":0}}', /hello.resume.token/],
+    ['a resume token of 21 characters', 'H' + JSON.stringify({ version: 2, resume: { sessionId: 'a', epoch: 'e', delivered: 0, token: 'x'.repeat(21) } }), /hello.resume.token/],
+    ['a resume token with a dot', 'H' + JSON.stringify({ version: 2, resume: { sessionId: 'a', epoch: 'e', delivered: 0, token: TOKEN + '.' } }), /hello.resume.token/],
+    ['a welcome without a resume token', 'W' + JSON.stringify({ ...welcome, resumeToken: undefined }), /welcome.resumeToken/],
     ['a welcome without resumed', 'W' + JSON.stringify({ ...welcome, resumed: undefined }), /welcome.resumed must be a boolean/],
     ['a welcome with ackEvery 0', 'W' + JSON.stringify({ ...welcome, ackEvery: 0 }), /welcome.ackEvery must be an integer >= 1/]
   ]
@@ -224,18 +231,18 @@ describe('hello and welcome', () => {
   }
 
   it('an unsupported version closes with 4426 and names the supported ones', () => {
-    rejects('H{"version":2}', CloseCode.UNSUPPORTED_VERSION, /unsupported protocol version 2 \(supported: 1\)/)
+    rejects('H{"version":1}', CloseCode.UNSUPPORTED_VERSION, /unsupported protocol version 1 \(supported: 2\)/)
     rejects('W' + JSON.stringify({ ...welcome, version: 3 }), CloseCode.UNSUPPORTED_VERSION, /version 3/)
   })
 
   it('a handshake frame over 4096 characters closes with 1009', () => {
-    rejects('H{"version":1,"pad":"' + 'x'.repeat(4100) + '"}', CloseCode.MESSAGE_TOO_BIG, /hello frame exceeds 4096/)
+    rejects('H{"version":2,"pad":"' + 'x'.repeat(4100) + '"}', CloseCode.MESSAGE_TOO_BIG, /hello frame exceeds 4096/)
   })
 
   it('a frame sent in the wrong direction closes with 4400 when the sender is known', () => {
     rejects(encodeWelcome(welcome), CloseCode.BAD_MESSAGE, /welcome frame is sent by the server only/, { sender: 'client' })
-    rejects('H{"version":1}', CloseCode.BAD_MESSAGE, /hello frame is sent by the client only/, { sender: 'server' })
-    assert.equal(decodeFrame('H{"version":1}', { sender: 'client' }).type, 'H')
+    rejects('H{"version":2}', CloseCode.BAD_MESSAGE, /hello frame is sent by the client only/, { sender: 'server' })
+    assert.equal(decodeFrame('H{"version":2}', { sender: 'client' }).type, 'H')
   })
 })
 
@@ -262,15 +269,15 @@ describe('size limits', () => {
 })
 
 describe('subprotocol negotiation', () => {
-  it('the server selects frws.v1 when the client offers it', () => {
-    assert.equal(SUBPROTOCOL, 'frws.v1')
-    assert.equal(selectSubprotocol(new Set(['chat', 'frws.v1'])), 'frws.v1')
-    assert.equal(selectSubprotocol(['frws.v2', 'frws.v1']), 'frws.v1')
+  it('the server selects frws.v2 when the client offers it', () => {
+    assert.equal(SUBPROTOCOL, 'frws.v2')
+    assert.equal(selectSubprotocol(new Set(['chat', 'frws.v2'])), 'frws.v2')
+    assert.equal(selectSubprotocol(['frws.v3', 'frws.v2', 'frws.v1']), 'frws.v2')
   })
 
   it('the server selects nothing when no supported version is offered', () => {
     assert.equal(selectSubprotocol([]), false)
-    assert.equal(selectSubprotocol(['frws.v2', 'frws.v01', 'frws.vx']), false)
+    assert.equal(selectSubprotocol(['frws.v1', 'frws.v3', 'frws.v02', 'frws.vx']), false)
   })
 
   it('versionOfSubprotocol parses only frws.v<positive integer>', () => {

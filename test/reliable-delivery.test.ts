@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MemorySessionStore } from '../lib/index.js'
 import type { SessionPatch, SessionStore } from '../lib/index.js'
-import { payloadOf, startReliable } from './helpers/protocol-peer.js'
+import { payloadOf, resumeOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
 import { buildApp, delay, listen, openClient, waitFor, withExpiry } from './helpers/server.js'
 
@@ -147,7 +147,7 @@ describe('resume', () => {
     await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
 
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 3 })
+    const resumed = await again.handshake(resumeOf(welcome, 3))
     assert.equal(resumed.resumed, true)
     assert.equal(resumed.delivered, 3)
     void connection.send('m6')
@@ -182,7 +182,7 @@ describe('resume', () => {
     assert.equal(connection.unackedCount, 2)
 
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
     const first = await again.nextOfType('D')
     const second = await again.nextOfType('D')
@@ -207,7 +207,7 @@ describe('resume', () => {
     assert.equal(server.connections[0].unackedCount, 1)
 
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
     assert.equal((await again.nextOfType('D')).raw, 'D1:to everyone')
   })
@@ -241,7 +241,7 @@ describe('resume', () => {
     await waitFor(() => nodeA.events.includes('suspend:1006'), 'the suspend event on A')
 
     const onB = await nodeB.peer()
-    const resumed = await onB.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 2 })
+    const resumed = await onB.handshake(resumeOf(welcome, 2))
     assert.equal(resumed.resumed, true)
     assert.equal(resumed.sessionId, welcome.sessionId)
     assert.equal(resumed.delivered, 2)
@@ -266,13 +266,14 @@ describe('resume', () => {
     const server = await startReliable({ reliable: true }, {}, () => { runs++ })
     t.after(() => server.stop())
     const peer = await server.peer()
-    const welcome = await peer.handshake()
+    // Each welcome rotates the resume token: every round resumes with the latest one.
+    let welcome = await peer.handshake()
     await waitFor(() => runs === 1, 'the handler')
     for (let round = 1; round <= 3; round++) {
       const current = round === 1 ? peer : await server.peer()
       if (round > 1) {
-        const resumed = await current.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
-        assert.equal(resumed.resumed, true)
+        welcome = await current.handshake(resumeOf(welcome))
+        assert.equal(welcome.resumed, true)
       }
       current.sendData(round, `r${round}`)
       await current.nextOfType('A')
@@ -307,7 +308,7 @@ describe('session lifetime', () => {
     assert.equal(await store.get(welcome.sessionId), undefined)
 
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, false)
     assert.notEqual(resumed.sessionId, welcome.sessionId)
   })
@@ -335,7 +336,7 @@ describe('session lifetime', () => {
     await assert.rejects(connection.send('after the end'), { code: 'FRWS_ERR_SESSION_ENDED' })
 
     const late = await server.peer()
-    const resumed = await late.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 1 })
+    const resumed = await late.handshake(resumeOf(welcome, 1))
     assert.equal(resumed.resumed, false)
   })
 
@@ -405,7 +406,7 @@ describe('session lifetime', () => {
     await withExpiry(closing, 5000, 'fastify.close() of A')
 
     const onB = await nodeB.peer()
-    const resumed = await onB.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await onB.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
     assert.equal((await onB.nextOfType('D')).raw, 'D1:before the shutdown')
   })
@@ -425,7 +426,7 @@ describe('session lifetime', () => {
     await withExpiry(nodeA.app.close(), 5000, 'fastify.close() of A')
 
     const onB = await nodeB.peer()
-    const resumed = await onB.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await onB.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
     assert.equal((await onB.nextOfType('D')).raw, 'D1:sent while away, right before the shutdown')
   })
@@ -456,7 +457,7 @@ describe('session lifetime', () => {
     assert.equal(server.app.wsConnections.size, 1)
 
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
     assert.equal(resumed.delivered, 1)
   })
@@ -476,7 +477,7 @@ describe('session lifetime', () => {
     peer.terminate()
     await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
 
     await delay(400)
@@ -496,7 +497,7 @@ describe('session lifetime', () => {
     peer.terminate()
     await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
 
     await delay(sessionTimeout + 300)

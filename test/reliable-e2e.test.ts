@@ -5,6 +5,7 @@ import type { CloseInfo, ReliableConnection, Respond, WsMessage } from '../lib/i
 import { openClient, waitFor, withExpiry } from './helpers/server.js'
 import { FAST_CLIENT, FAST_HEARTBEAT, Scene, codeOf, nextClientEvent, watch } from './helpers/reliable-pair.js'
 import type { EventLog, SceneServer } from './helpers/reliable-pair.js'
+import { helloFrame } from './helpers/protocol-peer.js'
 
 /** One session as the server's handler saw it. */
 interface SessionRecord {
@@ -148,7 +149,7 @@ describe('malformed protocol messages from one client', () => {
   }
 
   const cases: Array<{ what: string, handshake: boolean, frames: string[], code: number }> = [
-    { what: 'a hello that is not valid JSON', handshake: false, frames: ['H{"version":1'], code: 4400 },
+    { what: 'a hello that is not valid JSON', handshake: false, frames: ['H{"version":2'], code: 4400 },
     { what: 'a frame of an unknown type', handshake: true, frames: ['X1:what is this'], code: 4400 },
     { what: 'a seq going backwards', handshake: true, frames: ['D1:a', 'D2:b', 'D1:a'], code: 4400 },
     { what: 'an ack of a message never sent', handshake: true, frames: ['A7'], code: 4400 },
@@ -162,7 +163,7 @@ describe('malformed protocol messages from one client', () => {
       const offender = await openClient(server.url)
       let sessionId: string | undefined
       if (handshake) {
-        offender.socket.send('H{"version":1}')
+        offender.socket.send(helloFrame())
         const welcome = String(await offender.next())
         assert.match(welcome, /^W\{/)
         sessionId = (JSON.parse(welcome.slice(1)) as { sessionId: string }).sessionId
@@ -188,7 +189,7 @@ describe('malformed protocol messages from one client', () => {
 
   test('frames that arrive after a protocol violation, while the server closes the connection, are not delivered to the handler', async () => {
     const offender = await openClient(server.url)
-    offender.socket.send('H{"version":1}')
+    offender.socket.send(helloFrame())
     const { sessionId } = JSON.parse(String(await offender.next()).slice(1)) as { sessionId: string }
     for (const frame of ['D1:before', 'X2:bad', 'D2:after the violation']) offender.socket.send(frame)
     assert.equal((await withExpiry(offender.closed, 2000, 'the offender to be closed')).code, 4400)

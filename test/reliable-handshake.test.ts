@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { payloadOf, startReliable } from './helpers/protocol-peer.js'
+import { helloFrame, payloadOf, resumeOf, startReliable } from './helpers/protocol-peer.js'
+import { PROTOCOL_VERSION, SUBPROTOCOL } from '../lib/protocol/version.js'
 import { waitFor } from './helpers/server.js'
 
 describe('reliable handshake', () => {
@@ -14,7 +15,8 @@ describe('reliable handshake', () => {
 
     const welcome = await peer.handshake()
 
-    assert.equal(welcome.version, 1)
+    assert.equal(welcome.version, PROTOCOL_VERSION)
+    assert.match(welcome.resumeToken, /^[A-Za-z0-9_-]{43}$/, '32 random bytes in base64url')
     assert.equal(welcome.resumed, false)
     assert.equal(welcome.delivered, 0)
     assert.match(welcome.sessionId, /^[A-Za-z0-9_-]{1,128}$/)
@@ -61,18 +63,18 @@ describe('reliable handshake', () => {
     assert.notEqual(a.sessionId, b.sessionId)
   })
 
-  test('the server selects the subprotocol frws.v1 when the client offers it alone', async (t) => {
+  test('the server selects the subprotocol frws.v2 when the client offers it alone', async (t) => {
     const server = await startReliable()
     t.after(() => server.stop())
-    const peer = await server.peer({ protocols: ['frws.v1'] })
-    assert.equal(peer.socket.protocol, 'frws.v1')
+    const peer = await server.peer({ protocols: [SUBPROTOCOL] })
+    assert.equal(peer.socket.protocol, 'frws.v2')
   })
 
-  test('the server selects frws.v1 among other offered subprotocols, not the first one offered', async (t) => {
+  test('the server selects frws.v2 among other offered subprotocols, not the first one offered', async (t) => {
     const server = await startReliable()
     t.after(() => server.stop())
-    const peer = await server.peer({ protocols: ['chat.v2', 'frws.v1'] })
-    assert.equal(peer.socket.protocol, 'frws.v1')
+    const peer = await server.peer({ protocols: ['chat.v2', 'frws.v1', 'frws.v2'] })
+    assert.equal(peer.socket.protocol, 'frws.v2')
   })
 
   test('a client that offers no subprotocol is still accepted and handshakes', async (t) => {
@@ -88,7 +90,7 @@ describe('reliable handshake', () => {
     const server = await startReliable()
     t.after(() => server.stop())
     const peer = await server.peer()
-    const welcome = await peer.handshake({ sessionId: 'no-such-session', epoch: 'e1', delivered: 7 })
+    const welcome = await peer.handshake({ sessionId: 'no-such-session', epoch: 'e1', delivered: 7, token: 'x'.repeat(43) })
     assert.equal(welcome.resumed, false)
     assert.notEqual(welcome.sessionId, 'no-such-session')
     assert.equal(welcome.delivered, 0)
@@ -105,13 +107,13 @@ describe('reliable handshake', () => {
     await waitFor(() => server.events.includes('suspend:1006'), 'the session to be suspended')
 
     const stranger = await server.peer()
-    const wrongEpoch = await stranger.handshake({ sessionId: first.sessionId, epoch: `${first.epoch}x`, delivered: 0 })
+    const wrongEpoch = await stranger.handshake({ ...resumeOf(first), epoch: `${first.epoch}x` })
     assert.equal(wrongEpoch.resumed, false)
     assert.notEqual(wrongEpoch.sessionId, first.sessionId)
     assert.equal(wrongEpoch.delivered, 0)
 
     const back = await server.peer()
-    const resumed = await back.handshake({ sessionId: first.sessionId, epoch: first.epoch, delivered: 0 })
+    const resumed = await back.handshake(resumeOf(first))
     assert.equal(resumed.resumed, true)
     assert.equal(resumed.delivered, 1)
   })
@@ -125,7 +127,7 @@ describe('reliable handshake', () => {
     await waitFor(() => server.events.includes('suspend:1006'), 'the session to be suspended')
 
     const again = await server.peer()
-    const welcome = await again.handshake({ sessionId: first.sessionId, epoch: first.epoch, delivered: 5 })
+    const welcome = await again.handshake(resumeOf(first, 5))
     assert.equal(welcome.resumed, false)
     assert.notEqual(welcome.sessionId, first.sessionId)
   })
@@ -146,7 +148,7 @@ describe('reliable handshake', () => {
     await waitFor(() => server.events.includes('suspend:1006'), 'the session to be suspended')
 
     const again = await server.peer()
-    again.sendRaw(`H${JSON.stringify({ version: 1, resume: { sessionId: first.sessionId, epoch: first.epoch, delivered: 1 } })}`)
+    again.sendRaw(helloFrame({ resume: resumeOf(first, 1) }))
     const closed = await again.closed()
     assert.equal(closed.code, 4400)
   })
@@ -159,11 +161,11 @@ describe('reliable handshake', () => {
     await waitFor(() => server.connections.length === 1, 'the handler')
     alice.sendData(1, 'from alice')
     await alice.nextOfType('A')
-    const resume = { sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 }
+    const resume = resumeOf(welcome)
 
     // While alice is attached: mallory is refused and alice's socket is not replaced.
     const mallory = await server.peer({ headers: { 'x-user': 'mallory' } })
-    mallory.sendRaw(`H${JSON.stringify({ version: 1, resume })}`)
+    mallory.sendRaw(helloFrame({ resume }))
     await waitFor(() => mallory.socket.readyState !== mallory.socket.OPEN, 'the server to close the refused socket')
     alice.sendData(2, 'still alice')
     assert.equal((await alice.nextOfType('A')).raw, 'A2')
@@ -175,7 +177,7 @@ describe('reliable handshake', () => {
     alice.terminate()
     await waitFor(() => server.events.includes('suspend:1006'), 'the session to be suspended')
     const anonymous = await server.peer()
-    anonymous.sendRaw(`H${JSON.stringify({ version: 1, resume })}`)
+    anonymous.sendRaw(helloFrame({ resume }))
     await waitFor(() => anonymous.socket.readyState !== anonymous.socket.OPEN, 'the server to close the refused socket')
     assert.equal(anonymous.received.length, 0, 'no welcome was sent to the refused client')
 
@@ -199,7 +201,7 @@ describe('reliable handshake', () => {
     await old.nextOfType('A')
 
     const fresh = await server.peer()
-    const resumed = await fresh.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await fresh.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
     assert.equal(resumed.delivered, 1)
     assert.equal((await old.closed()).code, 4409)
@@ -219,7 +221,7 @@ describe('reliable handshake', () => {
       const alice = await server.peer({ headers: { 'x-user': 'alice' } })
       const welcome = await alice.handshake()
       const mallory = await server.peer({ headers: { 'x-user': 'mallory' } })
-      mallory.sendRaw(`H${JSON.stringify({ version: 1, resume: { sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 } })}`)
+      mallory.sendRaw(helloFrame({ resume: resumeOf(welcome) }))
       const closed = await mallory.closed()
       assert.equal(closed.code, 4401)
       assert.ok(closed.reason.length > 0, 'the close carries a reason')
@@ -229,18 +231,18 @@ describe('reliable handshake', () => {
       const server = await startReliable()
       t.after(() => server.stop())
       const peer = await server.peer()
-      peer.sendRaw('H{"version":2}')
-      assert.deepEqual(await peer.closed(), { code: 4426, reason: 'unsupported protocol version 2 (supported: 1)' })
+      peer.sendRaw(helloFrame({ version: 1 }))
+      assert.deepEqual(await peer.closed(), { code: 4426, reason: 'unsupported protocol version 1 (supported: 2)' })
       assert.equal(server.connections.length, 0, 'the handler never ran')
     })
 
     const firstFrames: Array<[string, string | Buffer, RegExp]> = [
-      ['a binary hello', Buffer.from('H{"version":1}'), /text hello/],
+      ['a binary hello', Buffer.from(helloFrame()), /text hello/],
       ['a data frame', 'D1:hi', /hello/],
       ['an ack', 'A1', /hello/],
       ['an app-level ping', 'frws:ping', /hello/],
       ['a hello that is not JSON', 'H{version:1}', /JSON/],
-      ['a hello whose resume is not an object', 'H{"version":1,"resume":7}', /resume/]
+      ['a hello whose resume is not an object', helloFrame({ extra: { resume: 7 } }), /resume/]
     ]
     for (const [what, first, reason] of firstFrames) {
       test(`${what} as the first frame is closed with 4400 and a reason`, async (t) => {
@@ -259,7 +261,7 @@ describe('reliable handshake', () => {
       const server = await startReliable()
       t.after(() => server.stop())
       const peer = await server.peer()
-      peer.sendRaw(`H{"version":1,"padding":"${'x'.repeat(4100)}"}`)
+      peer.sendRaw(helloFrame({ extra: { padding: 'x'.repeat(4100) } }))
       assert.equal((await peer.closed()).code, 1009)
     })
   })
@@ -268,7 +270,7 @@ describe('reliable handshake', () => {
     const server = await startReliable()
     t.after(() => server.stop())
     const peers = await Promise.all([server.peer(), server.peer(), server.peer()])
-    peers[0].sendRaw('H{"version":2}')
+    peers[0].sendRaw(helloFrame({ version: 1 }))
     peers[1].sendRaw('D1:hi')
     peers[2].sendRaw('H{version:1}')
     for (const peer of peers) await waitFor(() => peer.socket.readyState !== peer.socket.OPEN, 'the server to close the socket')

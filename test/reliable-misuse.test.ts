@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyReliableWsOptions, WsRouteOptions } from '../lib/index.js'
-import { startReliable } from './helpers/protocol-peer.js'
+import { helloFrame, resumeOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer, ServerSide } from './helpers/protocol-peer.js'
 import { waitFor } from './helpers/server.js'
 
@@ -40,7 +40,7 @@ async function expectMisuse (t: TestContext, misuse: MisuseCase): Promise<Server
     assert.equal(server.closes[0].cause, 'error')
     assert.equal(server.closes[0].code, misuse.code)
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, false, 'the session cannot be resumed after the misuse')
   }
 
@@ -103,7 +103,7 @@ describe('misuse after the handshake closes that connection only', { concurrency
   })
 
   test('a hello after the handshake is closed with 4400', async (t) => {
-    await expectMisuse(t, { misbehave: (peer) => peer.sendRaw('H{"version":1}'), code: 4400, reason: /hello/ })
+    await expectMisuse(t, { misbehave: (peer) => peer.sendRaw(helloFrame()), code: 4400, reason: /hello/ })
   })
 
   test('a welcome sent by the client is closed with 4400', async (t) => {

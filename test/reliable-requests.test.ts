@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { DataFrame } from '../lib/protocol/frames.js'
-import { startReliable } from './helpers/protocol-peer.js'
+import { resumeOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
 import { delay, waitFor } from './helpers/server.js'
 
@@ -91,7 +91,7 @@ describe('server requests to the client', () => {
     await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
 
     const again = await server.peer()
-    await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: question.seq })
+    await again.handshake(resumeOf(welcome, question.seq))
     again.sendResponse(1, question.seq, 'answered later')
     assert.equal(await answer, 'answered later')
   })
@@ -183,7 +183,7 @@ describe('client requests to the server', () => {
     await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
 
     const again = await server.peer()
-    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.delivered, 1, 'the request was delivered once')
     assert.equal((await again.nextOfType('R')).raw, 'R1,1:re: lost answer')
   })

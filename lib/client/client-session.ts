@@ -81,6 +81,8 @@ export class ClientSession {
   private readonly maxBytes: number
   private id: string | undefined
   private epoch: string | undefined
+  // The resume token of the last welcome; only the latest one works.
+  private token: string | undefined
   private log: OutboundLog
   private tracker = new InboundTracker()
   private queue: QueuedMessage[] = []
@@ -120,8 +122,16 @@ export class ClientSession {
 
   /** The position to put in the hello, `undefined` when there is no session to resume. */
   resumePosition (): ResumePosition | undefined {
-    if (this.id === undefined || this.epoch === undefined) return undefined
-    return { sessionId: this.id, epoch: this.epoch, delivered: this.tracker.delivered }
+    if (this.id === undefined || this.epoch === undefined || this.token === undefined) return undefined
+    return { sessionId: this.id, epoch: this.epoch, delivered: this.tracker.delivered, token: this.token }
+  }
+
+  /**
+   * The server refused to resume the session (4403: stale token, 4421: another route). The next
+   * hello asks for a new session, and its welcome is applied as continuity lost.
+   */
+  forgetResume (): void {
+    this.token = undefined
   }
 
   /**
@@ -153,6 +163,7 @@ export class ClientSession {
   /**
    * Apply a welcome (after checking it against the hello) and return what to replay.
    * @param resume - the resume position the hello carried, `undefined` when it carried none
+   *   (a first connection, or one after {@link forgetResume})
    * @throws {ProtocolError} 4400 when the welcome contradicts the hello or the client's log
    */
   applyWelcome (welcome: Welcome, resume: ResumePosition | undefined): WelcomeOutcome {
@@ -162,16 +173,20 @@ export class ClientSession {
         throw bad('welcome.resumed is true but its sessionId or epoch differs from the hello')
       }
       const replay = this.log.replayFrom(welcome.delivered)
+      this.token = welcome.resumeToken
       this.tracker.startConnection()
       return { kind: 'resumed', replay, lost: 0, previousSessionId: undefined }
     }
     if (welcome.delivered !== 0) throw bad(`welcome.delivered must be 0 for a new session, got ${welcome.delivered}`)
+    // A session held before this welcome is gone, whether the hello tried to resume it or the
+    // server had refused its resume (forgetResume).
     const previousSessionId = this.id
-    const lost = resume === undefined ? 0 : this.breakContinuity(previousSessionId)
+    const lost = previousSessionId === undefined ? 0 : this.breakContinuity(previousSessionId)
     this.id = welcome.sessionId
     this.epoch = welcome.epoch
+    this.token = welcome.resumeToken
     this.tracker.startConnection()
-    return { kind: resume === undefined ? 'new' : 'continuity-lost', replay: [], lost, previousSessionId }
+    return { kind: previousSessionId === undefined ? 'new' : 'continuity-lost', replay: [], lost, previousSessionId }
   }
 
   /**
@@ -253,10 +268,10 @@ export class ClientSession {
   }
 
   // The old session is gone: what it transmitted without an ack may or may not have arrived.
-  private breakContinuity (previousSessionId: string | undefined): number {
+  private breakContinuity (previousSessionId: string): number {
     const lost = this.log.count
     const error = new ReliableClientError(ClientErrorCode.CONTINUITY_LOST,
-      `Session ${previousSessionId ?? ''} could not be resumed; this message was sent without an acknowledgement and may be lost`)
+      `Session ${previousSessionId} could not be resumed; this message was sent without an acknowledgement and may be lost`)
     const log = this.log
     this.log = new OutboundLog({ maxCount: this.maxCount, maxBytes: this.maxBytes })
     this.tracker = new InboundTracker()

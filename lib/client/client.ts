@@ -283,6 +283,8 @@ export class ReliableClient {
     close: (conn, info) => {
       if (conn !== this.conn) return
       this.detach(conn)
+      // The session stays with its owner; this client can only start a new one (PROTOCOL.md, close codes).
+      if (info.code === CloseCode.RESUME_REFUSED || info.code === CloseCode.WRONG_ROUTE) this.session.forgetResume()
       this.connectionLost(info, false, true)
     },
     handshakeTimeout: (conn) => {

@@ -36,7 +36,8 @@ export function closeAction (code: number, byClient: boolean): CloseAction {
   if (byClient) return 'reconnect'
   if (GIVE_UP_CODES.has(code)) return 'give-up'
   if (code === CloseCode.IDLE_TIMEOUT) return 'idle'
-  // 1001, 1002, 1005, 1006, 1011, 1013, 4401, 4408, 4413 and codes this table does not know.
+  // 1001, 1002, 1005, 1006, 1011, 1013, 4401, 4408, 4413, codes this table does not know, and
+  // 4403 and 4421 (the client then asks for a new session instead of resuming).
   return 'reconnect'
 }
 

@@ -34,10 +34,14 @@ export const CloseCode = {
   BAD_MESSAGE: 4400,
   /** Reliable mode: authentication failed on (re)connect, or a resume came from another principal. */
   UNAUTHORIZED: 4401,
+  /** Reliable mode: a resume presented a wrong or superseded resume token; the session stays with its owner. */
+  RESUME_REFUSED: 4403,
   /** Reliable mode: the handshake did not complete within `handshakeTimeout`. */
   HANDSHAKE_TIMEOUT: 4408,
   /** Reliable mode: another connection resumed this session, this one is superseded. */
   SESSION_REPLACED: 4409,
+  /** Reliable mode: a resume named a session that belongs to another route; the session stays with its owner. */
+  WRONG_ROUTE: 4421,
   /** Reliable mode: the unacknowledged-message buffer overflowed its bounds. */
   BUFFER_OVERFLOW: 4413,
   /** Reliable mode: the client asked for a protocol version the server does not speak. */
@@ -63,9 +67,11 @@ export const CloseReason: Readonly<Record<CloseCodeValue, string>> = {
   4000: 'idle timeout',
   4400: 'bad message',
   4401: 'unauthorized',
+  4403: 'resume refused',
   4408: 'handshake timeout',
   4409: 'session replaced',
   4413: 'buffer overflow',
+  4421: 'session belongs to another route',
   4426: 'unsupported protocol version'
 }
 

@@ -1,7 +1,7 @@
 /**
  * The handshake frames of reliable mode: hello (client to server) and welcome (server to client).
  * They are rare, so they travel as `H` or `W` followed by a JSON object (docs/PROTOCOL.md, "hello"
- * and "welcome"). Unknown JSON fields are ignored so that version 1 can grow optional fields.
+ * and "welcome"). Unknown JSON fields are ignored so that version 2 can grow optional fields.
  *
  * This module must stay free of Node-only imports: the browser client bundles it.
  */
@@ -14,6 +14,8 @@ export const MAX_HANDSHAKE_FRAME_LENGTH = 4096
 
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
 const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+// 22 base64url characters carry 132 bits: a token shorter than that cannot hold 128 random bits.
+const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,128}$/
 
 /** True when `id` is a well-formed session id: 1 to 128 characters of `A-Z a-z 0-9 _ -`. */
 export function isValidSessionId (id: unknown): id is string {
@@ -25,6 +27,14 @@ export function isValidEpoch (epoch: unknown): epoch is string {
   return typeof epoch === 'string' && EPOCH_PATTERN.test(epoch)
 }
 
+/**
+ * True when `token` is a well-formed resume token: 22 to 128 characters of `A-Z a-z 0-9 _ -`
+ * (the server issues 43: 32 random bytes in base64url).
+ */
+export function isValidResumeToken (token: unknown): token is string {
+  return typeof token === 'string' && RESUME_TOKEN_PATTERN.test(token)
+}
+
 /** Where a client stands in a session it wants to resume. */
 export interface ResumePosition {
   /** The session id from the last welcome. */
@@ -33,6 +43,8 @@ export interface ResumePosition {
   epoch: string
   /** The highest server seq the client delivered to its application (0 when none). */
   delivered: number
+  /** The resume token from the last welcome; each welcome replaces it, an older one is refused with 4403. */
+  token: string
 }
 
 /** The body of a hello frame. */
@@ -51,6 +63,11 @@ export interface Welcome {
   sessionId: string
   /** Epoch of the session; the client presents it when it resumes. */
   epoch: string
+  /**
+   * The secret the client presents with its next resume (`resume.token`). A new one on every
+   * welcome; the previous one no longer works. Never put it in a URL or a log.
+   */
+  resumeToken: string
   /** True when the session of the hello's `resume` continues; false for a new session. */
   resumed: boolean
   /** The highest client seq the server delivered to its application (0 when none); the client replays what follows. */
@@ -132,7 +149,9 @@ export function parseHello (text: string): Hello {
   }
   const fields = resume as Record<string, unknown>
   const { sessionId, epoch } = sessionFields(fields, 'hello.resume')
-  hello.resume = { sessionId, epoch, delivered: integer(fields, 'delivered', 0, 'hello.resume') }
+  const delivered = integer(fields, 'delivered', 0, 'hello.resume')
+  if (!isValidResumeToken(fields.token)) throw bad('hello.resume.token must be 22 to 128 characters of A-Z a-z 0-9 _ -')
+  hello.resume = { sessionId, epoch, delivered, token: fields.token }
   return hello
 }
 
@@ -144,11 +163,13 @@ export function parseWelcome (text: string): Welcome {
   const object = parseObject(text, 'welcome')
   const welcomeVersion = version(object, 'welcome')
   const { sessionId, epoch } = sessionFields(object, 'welcome')
+  if (!isValidResumeToken(object.resumeToken)) throw bad('welcome.resumeToken must be 22 to 128 characters of A-Z a-z 0-9 _ -')
   if (typeof object.resumed !== 'boolean') throw bad('welcome.resumed must be a boolean')
   return {
     version: welcomeVersion,
     sessionId,
     epoch,
+    resumeToken: object.resumeToken,
     resumed: object.resumed,
     delivered: integer(object, 'delivered', 0, 'welcome'),
     pingInterval: integer(object, 'pingInterval', 0, 'welcome'),
@@ -166,8 +187,8 @@ export function parseWelcome (text: string): Welcome {
 export function encodeHello (hello: Hello): string {
   const body: Hello = { version: hello.version }
   if (hello.resume !== undefined) {
-    const { sessionId, epoch, delivered } = hello.resume
-    body.resume = { sessionId, epoch, delivered }
+    const { sessionId, epoch, delivered, token } = hello.resume
+    body.resume = { sessionId, epoch, delivered, token }
   }
   return 'H' + JSON.stringify(body)
 }
@@ -178,6 +199,7 @@ export function encodeWelcome (welcome: Welcome): string {
     version: welcome.version,
     sessionId: welcome.sessionId,
     epoch: welcome.epoch,
+    resumeToken: welcome.resumeToken,
     resumed: welcome.resumed,
     delivered: welcome.delivered,
     pingInterval: welcome.pingInterval,

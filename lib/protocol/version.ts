@@ -5,17 +5,20 @@
  */
 
 /** The reliable-mode protocol version this package speaks. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
-/** Every protocol version this package speaks, newest first. */
+/**
+ * Every protocol version this package speaks, newest first. Version 1 (no resume token) is not
+ * spoken any more: its resume had no secret but the session id, so a v1 hello is refused with 4426.
+ */
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION]
 
-/** The WebSocket subprotocol name for protocol version 1 (`Sec-WebSocket-Protocol`). */
-export const SUBPROTOCOL = 'frws.v1'
+/** The WebSocket subprotocol name for protocol version 2 (`Sec-WebSocket-Protocol`). */
+export const SUBPROTOCOL = 'frws.v2'
 
 const SUBPROTOCOL_PREFIX = 'frws.v'
 
-/** The subprotocol name for a protocol version, e.g. `frws.v1` for 1. */
+/** The subprotocol name for a protocol version, e.g. `frws.v2` for 2. */
 export function subprotocolFor (version: number): string {
   return SUBPROTOCOL_PREFIX + version
 }

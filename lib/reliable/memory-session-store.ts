@@ -8,6 +8,7 @@ import type {
   SessionStore,
   StoredMessage
 } from './session-store.js'
+import { resumeTokenHashesMatch } from './resume-token.js'
 
 /** Options of {@link MemorySessionStore}. */
 export interface MemorySessionStoreOptions {
@@ -27,7 +28,10 @@ export interface MemorySessionStoreOptions {
 interface Entry {
   sessionId: string
   epoch: string
+  route: string
   principal: string | null
+  // SHA-256 of the current resume token; the token itself is never stored.
+  tokenHash: string
   clientDelivered: number
   serverAcked: number
   serverSeq: number
@@ -47,7 +51,8 @@ function randomId (bytes: number): string {
 
 /**
  * The default session store: sessions live in this process's memory and die with it (a resume
- * after a restart gets `resumed: false`). Expired sessions are removed on access and by one
+ * after a restart gets `resumed: false`). Session ids are 128 random bits from `node:crypto`;
+ * resume tokens are held only as their SHA-256 hash. Expired sessions are removed on access and by one
  * `unref()`'d sweep timer that runs only while some session is detached.
  */
 export class MemorySessionStore implements SessionStore {
@@ -76,7 +81,9 @@ export class MemorySessionStore implements SessionStore {
     const entry: Entry = {
       sessionId,
       epoch: randomId(6),
+      route: input.route,
       principal: input.principal,
+      tokenHash: input.tokenHash,
       clientDelivered: 0,
       serverAcked: 0,
       serverSeq: 0,
@@ -93,10 +100,13 @@ export class MemorySessionStore implements SessionStore {
   async claim (input: ClaimSessionInput): Promise<ClaimResult> {
     const entry = this.live(input.sessionId)
     if (entry === undefined) return { status: 'not-found' }
+    if (!resumeTokenHashesMatch(entry.tokenHash, input.tokenHash)) return { status: 'token-mismatch' }
+    if (entry.route !== input.route) return { status: 'wrong-route' }
     if (entry.epoch !== input.epoch) return { status: 'epoch-mismatch' }
     if (entry.principal !== input.principal) return { status: 'forbidden' }
     const previousOwner = entry.owner
     const previousAttached = entry.expiresAt === Infinity
+    entry.tokenHash = input.nextTokenHash
     entry.owner = input.ownerId
     entry.expiresAt = Infinity
     this.detached.delete(entry.sessionId)
@@ -229,6 +239,7 @@ function snapshot (entry: Entry): SessionState {
   return {
     sessionId: entry.sessionId,
     epoch: entry.epoch,
+    route: entry.route,
     principal: entry.principal,
     clientDelivered: entry.clientDelivered,
     serverAcked: entry.serverAcked,

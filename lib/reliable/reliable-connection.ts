@@ -17,6 +17,7 @@ import {
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
 import { SessionWriter } from './session-writer.js'
+import { sessionTag } from './session-tag.js'
 
 /** Options of a reliable `send()`. */
 export interface ReliableSendOptions {
@@ -72,8 +73,10 @@ function frameBytes (frame: Payload): number {
  * duplicated. The `close` event fires when the session ends, not when a socket drops (`suspend`).
  */
 export class ReliableConnection<Data extends object = Record<string, unknown>> extends WsConnection<Data> {
-  /** The session id the client presents to resume. */
+  /** The session id the client presents to resume. Never log it: log {@link sessionTag}. */
   readonly sessionId: string
+  /** What logs and error messages say instead of the session id (`lib/reliable/session-tag.ts`). */
+  readonly sessionTag: string
   /** The session's epoch. */
   readonly epoch: string
   /** True when this node took over a session that began elsewhere (another node, or before a restart). */
@@ -95,6 +98,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   ) {
     super(socket, init)
     this.sessionId = state.sessionId
+    this.sessionTag = sessionTag(state.sessionId)
     this.epoch = state.epoch
     this.resumedFromStore = resumedFromStore
     this.#settings = settings
@@ -114,7 +118,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#writer = new SessionWriter(
       host.store, state.sessionId, ownerId,
       () => this.#superseded(),
-      (error) => this.log.error({ err: error, sessionId: this.sessionId }, 'session store update failed')
+      (error) => this.log.error({ err: error, session: this.sessionTag }, 'session store update failed')
     )
   }
 
@@ -221,7 +225,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
         void this.#reliableHost.store.delete(this.sessionId, this.ownerId).catch(noop)
       }
     }
-    const error = new FRWS_ERR_SESSION_ENDED(this.sessionId, cause)
+    const error = new FRWS_ERR_SESSION_ENDED(this.sessionTag, cause)
     this.#outbound.fail(error)
     for (const pending of this.#requests.values()) {
       clearTimeout(pending.timer)
@@ -236,7 +240,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
 
   /** @internal The client did not resume within `sessionTimeout`. */
   expire (): void {
-    this.log.info({ sessionId: this.sessionId }, 'reliable session expired')
+    this.log.info({ session: this.sessionTag }, 'reliable session expired')
     this.endSession(this.#suspendedBy.code, this.#suspendedBy.reason, 'expired')
   }
 
@@ -292,7 +296,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
-      this.log.info({ err: error, sessionId: this.sessionId }, 'reliable websocket protocol violation')
+      this.log.info({ err: error, session: this.sessionTag }, 'reliable websocket protocol violation')
       this.closeWithCause(error.closeCode, error.message, 'error')
     }
   }
@@ -316,7 +320,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const expiresAt = Date.now() + this.#settings.sessionTimeout
     this.#reliableHost.sessionDetached(this as ReliableConnection<object>, expiresAt)
     void this.#releaseInStore(this.ownerId)
-    this.log.debug({ sessionId: this.sessionId, code, cause }, 'reliable session suspended')
+    this.log.debug({ session: this.sessionTag, code, cause }, 'reliable session suspended')
     this.emit('suspend', { code, reason, cause })
   }
 
@@ -326,7 +330,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       await this.#writer.flush()
       await this.#reliableHost.store.release(this.sessionId, ownerId, this.#settings.sessionTimeout)
     } catch (error) {
-      this.log.error({ err: error, sessionId: this.sessionId }, 'session store release failed')
+      this.log.error({ err: error, session: this.sessionTag }, 'session store release failed')
     }
   }
 
@@ -377,7 +381,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     // request answered instead of closing the connection. The reason stays generic: error
     // messages may carry internals; `respond(new Error(reason))` sends a reason on purpose.
     const failed = (error: unknown): void => {
-      this.log.error({ err: error, sessionId: this.sessionId }, 'websocket request listener failed')
+      this.log.error({ err: error, session: this.sessionTag }, 'websocket request listener failed')
       respond(new Error('internal error'))
     }
     for (const listener of listeners) {
@@ -416,13 +420,13 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #sendSequenced (type: 'D' | 'Q' | 'R' | 'E', ref: number, payload: Payload, timeout: number | undefined): Promise<void> {
-    if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionId, 'closed'))
+    if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'closed'))
     const seq = this.#outbound.nextSeq
     const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafe)
     const size = frameBytes(frame)
     if (!this.#outbound.fits(size)) {
-      const error = new FRWS_ERR_SESSION_ENDED(this.sessionId, 'overflow')
-      this.log.warn({ sessionId: this.sessionId, unacked: this.#outbound.count, bytes: this.#outbound.bytes }, 'reliable session buffer overflow')
+      const error = new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'overflow')
+      this.log.warn({ session: this.sessionTag, unacked: this.#outbound.count, bytes: this.#outbound.bytes }, 'reliable session buffer overflow')
       this.closeWithCause(CloseCode.BUFFER_OVERFLOW, undefined, 'error')
       return rejected(error)
     }
@@ -451,7 +455,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
 
   /** The store says another connection owns the session now (a resume on another node). */
   #superseded (): void {
-    this.log.info({ sessionId: this.sessionId }, 'reliable session resumed elsewhere')
+    this.log.info({ session: this.sessionTag }, 'reliable session resumed elsewhere')
     if (this.#attached) this.closeWithCause(CloseCode.SESSION_REPLACED, undefined, 'replaced')
     else this.endSession(CloseCode.SESSION_REPLACED, 'session replaced', 'replaced')
   }

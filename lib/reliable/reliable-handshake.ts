@@ -10,7 +10,10 @@ import { ProtocolError } from '../protocol/protocol-error.js'
 import { ReliableConnection } from './reliable-connection.js'
 import type { ReliableHost } from './reliable-connection.js'
 import type { ResolvedReliable } from './reliable-options.js'
-import type { SessionState } from './session-store.js'
+import { hashResumeToken, issueResumeToken } from './resume-token.js'
+import { routeIdentity } from './route-identity.js'
+import type { ClaimResult, SessionState } from './session-store.js'
+import { sessionTag } from './session-tag.js'
 import type { WsHandler } from '../server-state.js'
 
 /** What the handshake needs from the plugin's state. */
@@ -33,10 +36,18 @@ function closeWith (socket: WebSocket, code: number, reason: string): void {
   if (socket.readyState <= 1) socket.close(code, truncateCloseReason(reason))
 }
 
+// A refused claim closes the socket; the session stays as it was for its owner.
+const REFUSALS: Partial<Record<ClaimResult['status'], { code: number, reason: string }>> = {
+  'token-mismatch': { code: CloseCode.RESUME_REFUSED, reason: 'resume refused: wrong or superseded resume token' },
+  'wrong-route': { code: CloseCode.WRONG_ROUTE, reason: 'session belongs to another route' },
+  forbidden: { code: CloseCode.UNAUTHORIZED, reason: 'session belongs to another principal' }
+}
+
 /**
  * Run the reliable-mode handshake on a freshly upgraded socket (docs/PROTOCOL.md, "Handshake and
- * resume"): wait for the hello within `handshakeTimeout`, create or claim the session, answer with
- * the welcome, replay what the client lacks, then hand over to the connection.
+ * resume"): wait for the hello within `handshakeTimeout`, create or claim the session (checking
+ * its resume token, route and principal), answer with the welcome and a new resume token, replay
+ * what the client lacks, then hand over to the connection.
  */
 export function acceptReliable (
   server: ReliableServer, socket: WebSocket, request: FastifyRequest,
@@ -95,11 +106,24 @@ async function completeHandshake (
   let clientDelivered = 0
   let local: ReliableConnection<object> | undefined
 
+  const route = routeIdentity(request)
+  // Every welcome hands out a new token; the store keeps only its hash.
+  const issued = issueResumeToken()
+
   if (hello.resume !== undefined) {
-    const claim = await store.claim({ ...hello.resume, principal, ownerId })
-    if (claim.status === 'forbidden') {
-      request.log.warn({ sessionId: hello.resume.sessionId }, 'resume refused: the session belongs to another principal')
-      closeWith(socket, CloseCode.UNAUTHORIZED, 'session belongs to another principal')
+    const claim = await store.claim({
+      sessionId: hello.resume.sessionId,
+      epoch: hello.resume.epoch,
+      tokenHash: hashResumeToken(hello.resume.token),
+      route,
+      principal,
+      ownerId,
+      nextTokenHash: issued.hash
+    })
+    const refusal = REFUSALS[claim.status]
+    if (refusal !== undefined) {
+      request.log.warn({ session: sessionTag(hello.resume.sessionId), closeCode: refusal.code }, refusal.reason)
+      closeWith(socket, refusal.code, refusal.reason)
       return
     }
     if (claim.status === 'claimed') {
@@ -116,7 +140,7 @@ async function completeHandshake (
       }
       if (delivered > position.lastSeq) {
         // Beyond what was sent: this side lost state. The session cannot continue exactly; start afresh and say so.
-        request.log.warn({ sessionId: claim.state.sessionId, delivered, ...position }, 'resume position beyond the session; starting a new one')
+        request.log.warn({ session: sessionTag(claim.state.sessionId), delivered, ...position }, 'resume position beyond the session; starting a new one')
         local?.endSession(CloseCode.SESSION_REPLACED, 'session reset', 'replaced')
         local = undefined
         await store.delete(claim.state.sessionId, ownerId)
@@ -131,12 +155,13 @@ async function completeHandshake (
     return
   }
   const resumed = state !== undefined
-  state ??= await store.create({ principal, ownerId })
+  state ??= await store.create({ route, principal, ownerId, tokenHash: issued.hash })
 
   const welcome = (delivered: number): string => encodeWelcome({
     version: hello.version,
     sessionId: state.sessionId,
     epoch: state.epoch,
+    resumeToken: issued.token,
     resumed,
     delivered,
     pingInterval: settings.heartbeatSettings.pingInterval,
@@ -156,7 +181,7 @@ async function completeHandshake (
     socket.send(welcome(local.delivered))
     local.startStreaming(clientDelivered)
     socket.resume()
-    local.log.debug({ sessionId: local.sessionId }, 'reliable session resumed')
+    local.log.debug({ session: local.sessionTag }, 'reliable session resumed')
     local.emit('resume')
     return
   }

@@ -1,8 +1,9 @@
 /**
  * The store behind reliable sessions. The server keeps each session's live state (outbound log,
  * inbound tracker, `send()` callbacks) in memory while it owns the session; the store holds the
- * serialisable part, enough for ANY node to resume the session: who may resume it, where each
- * direction stands, and the server-to-client messages the client has not acknowledged.
+ * serialisable part, enough for ANY node to resume the session: who may resume it (route,
+ * principal, the hash of the current resume token), where each direction stands, and the
+ * server-to-client messages the client has not acknowledged.
  *
  * Ownership: every session has exactly one owner, the id of the connection that created or last
  * claimed it. Only the owner may update, release or delete it, so a connection that was superseded
@@ -13,7 +14,10 @@
  * - methods are async and never share mutable objects with the caller: returned states are copies,
  *   and stored frames are treated as immutable;
  * - `claim` is atomic: two concurrent claims of one session both succeed only in sequence, the
- *   second reporting the first as `previousOwner`;
+ *   second reporting the first as `previousOwner`; a claim replaces the token hash, so of two
+ *   claims presenting the same token only the first succeeds;
+ * - the store never sees a resume token, only its SHA-256 hash (`lib/reliable/resume-token.ts`),
+ *   and compares hashes in constant time;
  * - a session expires `sessionTimeout` ms after `release` unless claimed again; an expired session
  *   behaves exactly like one that never existed. A store that outlives the process (Redis) should
  *   also put a lease on attached sessions, renewed by `update`, so that a crashed node's sessions
@@ -35,7 +39,9 @@ export interface SessionState {
   sessionId: string
   /** Identifies this incarnation of the session; a resume with another epoch does not continue it. */
   epoch: string
-  /** The authenticated identity that owns the session, `null` for anonymous routes (then the id is the only secret). */
+  /** The route that created the session (`lib/reliable/route-identity.ts`); a resume elsewhere is refused. */
+  route: string
+  /** The authenticated identity that owns the session, `null` for anonymous routes (then the resume token is the only secret). */
   principal: string | null
   /** Highest client-to-server seq the server delivered to its application. */
   clientDelivered: number
@@ -49,8 +55,12 @@ export interface SessionState {
 
 /** Input of {@link SessionStore.create}. */
 export interface CreateSessionInput {
+  /** The identity of the route the connection came through. */
+  route: string
   /** The authenticated identity of the connection (`null` when the route has no authentication). */
   principal: string | null
+  /** SHA-256 (base64url) of the resume token the welcome hands out. */
+  tokenHash: string
   /** The id of the connection creating the session; it becomes the owner. */
   ownerId: string
 }
@@ -61,10 +71,16 @@ export interface ClaimSessionInput {
   sessionId: string
   /** From the hello's `resume.epoch`. */
   epoch: string
+  /** SHA-256 (base64url) of the hello's `resume.token`; must equal the stored hash. */
+  tokenHash: string
+  /** The identity of the route the resuming connection came through; must equal the session's. */
+  route: string
   /** The authenticated identity of the resuming connection; must equal the session's. */
   principal: string | null
   /** The id of the resuming connection; it becomes the owner on success. */
   ownerId: string
+  /** SHA-256 (base64url) of the token the next welcome hands out; replaces the stored hash on success. */
+  nextTokenHash: string
 }
 
 /** The outcome of {@link SessionStore.claim}. */
@@ -80,6 +96,10 @@ export type ClaimResult =
   }
   /** Unknown or expired: answer with a new session, `resumed: false`. */
   | { status: 'not-found' }
+  /** The token is not the current one (stolen id, replayed old token): close with 4403; the session is left untouched. */
+  | { status: 'token-mismatch' }
+  /** The session belongs to another route: close with 4421; the session is left untouched. */
+  | { status: 'wrong-route' }
   /** The session exists under another epoch: answer with a new session, `resumed: false`. */
   | { status: 'epoch-mismatch' }
   /** The session belongs to another principal: close with 4401; the session is left untouched. */
@@ -98,15 +118,18 @@ export interface SessionPatch {
 /** Where reliable sessions live between connections. */
 export interface SessionStore {
   /**
-   * Create a session with a fresh random id and epoch, positions at 0 and no messages, owned by
-   * `input.ownerId` and attached (it does not expire until released).
+   * Create a session with a fresh random id (at least 128 bits from a cryptographic source) and
+   * epoch, positions at 0 and no messages, owned by `input.ownerId` and attached (it does not
+   * expire until released), keeping `input.tokenHash` as its token hash.
    */
   create (input: CreateSessionInput): Promise<SessionState>
 
   /**
-   * Atomically make `input.ownerId` the owner of a session and attach it (cancelling its expiry),
-   * provided it exists, has not expired, has the given epoch and belongs to the given principal.
-   * Checks run in that order; a failed check changes nothing.
+   * Atomically make `input.ownerId` the owner of a session, attach it (cancelling its expiry) and
+   * replace its token hash with `input.nextTokenHash`, provided it exists, has not expired, its
+   * token hash equals `input.tokenHash` (constant-time comparison), it belongs to the given route,
+   * has the given epoch and belongs to the given principal. Checks run in that order, so nothing
+   * but existence is revealed without the token; a failed check changes nothing.
    */
   claim (input: ClaimSessionInput): Promise<ClaimResult>
 

@@ -1,5 +1,5 @@
 import { WebSocketServer, type WebSocket } from 'ws'
-import { selectSubprotocol } from '../../lib/protocol/version.js'
+import { PROTOCOL_VERSION, selectSubprotocol } from '../../lib/protocol/version.js'
 import { decodeFrame, type DataFrame, type Frame, type Payload } from '../../lib/protocol/frames.js'
 import { encodeWelcome, type Welcome } from '../../lib/protocol/handshake.js'
 import { ReliableClient, type ReliableClientOptions } from '../../lib/client/index.js'
@@ -39,9 +39,10 @@ class Inbox<T> {
 
 /** The welcome fields a test usually leaves alone; every scripted welcome starts from these. */
 export const WELCOME_DEFAULTS: Welcome = {
-  version: 1,
+  version: PROTOCOL_VERSION,
   sessionId: 'session-1',
   epoch: 'epoch-1',
+  resumeToken: 'resume-token-of-session-1',
   resumed: false,
   delivered: 0,
   pingInterval: 0,

@@ -7,7 +7,7 @@ import { decodeFrame, encodeAck, encodeData, encodeErrorResponse, encodeRequest,
 import type { Frame, Payload } from '../../lib/protocol/frames.js'
 import { encodeHello } from '../../lib/protocol/handshake.js'
 import type { ResumePosition, Welcome } from '../../lib/protocol/handshake.js'
-import { SUBPROTOCOL } from '../../lib/protocol/version.js'
+import { PROTOCOL_VERSION, SUBPROTOCOL } from '../../lib/protocol/version.js'
 import { buildApp, listen, waitFor, withExpiry } from './server.js'
 import type { CloseResult } from './server.js'
 
@@ -20,9 +20,24 @@ export interface ReceivedFrame {
   frame: Frame | Error
 }
 
+/**
+ * The hello text every test sends, so a protocol change touches this one place. `version` replaces
+ * the protocol version (to test refusals); `extra` adds raw JSON fields.
+ */
+export function helloFrame (options: { resume?: ResumePosition, version?: number, extra?: Record<string, unknown> } = {}): string {
+  const { resume, version = PROTOCOL_VERSION, extra } = options
+  if (extra === undefined) return encodeHello(resume === undefined ? { version } : { version, resume })
+  return 'H' + JSON.stringify({ version, ...(resume === undefined ? {} : { resume }), ...extra })
+}
+
+/** The resume position a client holds after `welcome`: its id, epoch and (current) resume token. */
+export function resumeOf (welcome: Welcome, delivered = 0): ResumePosition {
+  return { sessionId: welcome.sessionId, epoch: welcome.epoch, delivered, token: welcome.resumeToken }
+}
+
 /** Options of {@link openPeer}. */
 export interface PeerOptions {
-  /** Subprotocols offered. @default ['frws.v1'] */
+  /** Subprotocols offered. @default [SUBPROTOCOL] (`frws.v2`) */
   protocols?: string[]
   /** Extra headers of the upgrade request (e.g. an identity the route's `principal` reads). */
   headers?: Record<string, string>
@@ -33,7 +48,10 @@ export interface ProtocolPeer {
   socket: WebSocket
   /** Every message received so far, in arrival order (also those already taken from the queue). */
   readonly received: readonly ReceivedFrame[]
-  /** Send the hello (with `resume` when given) and wait for the welcome, which must be the first frame. */
+  /**
+   * Send the hello (with `resume` when given, see {@link resumeOf}) and wait for the welcome, which
+   * must be the first frame. @default version PROTOCOL_VERSION
+   */
   handshake (resume?: ResumePosition, version?: number): Promise<Welcome>
   /** Take the next received message from the queue. */
   next (ms?: number): Promise<ReceivedFrame>
@@ -61,7 +79,7 @@ export interface ProtocolPeer {
   terminate (): void
 }
 
-/** Open a WebSocket to `url` offering `frws.v1` and record every message from the first byte on. */
+/** Open a WebSocket to `url` offering `frws.v2` and record every message from the first byte on. */
 export function openPeer (url: string, options: PeerOptions = {}): Promise<ProtocolPeer> {
   const socket = new WebSocket(url, options.protocols ?? [SUBPROTOCOL], { headers: options.headers })
   const received: ReceivedFrame[] = []
@@ -100,8 +118,8 @@ export function openPeer (url: string, options: PeerOptions = {}): Promise<Proto
   const peer: ProtocolPeer = {
     socket,
     received,
-    async handshake (resume, version = 1) {
-      socket.send(encodeHello(resume === undefined ? { version } : { version, resume }))
+    async handshake (resume, version = PROTOCOL_VERSION) {
+      socket.send(helloFrame({ resume, version }))
       const first = await take(() => true, 2000, 'the welcome')
       if (first.frame instanceof Error || first.frame.type !== 'W') {
         throw new Error(`expected a welcome, got ${String(first.raw)}`)

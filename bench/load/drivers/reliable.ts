@@ -1,3 +1,5 @@
+import { encodeHello } from '../../../lib/protocol/handshake.js'
+import { PROTOCOL_VERSION } from '../../../lib/protocol/version.js'
 import { ECHO_PATH } from '../../lib/target-protocol.js'
 import { encodeClientFrame, Opcode } from '../frames/frame-codec.js'
 import { openUpgradedSocket } from '../frames/upgrade.js'
@@ -32,7 +34,7 @@ export const reliableDriver: EchoDriver = async (port, events) => {
   socket.on('data', (chunk: Buffer) => reader.push(chunk))
   socket.once('close', events.close)
   socket.on('error', ignore)
-  socket.write(encodeClientFrame(Opcode.TEXT, Buffer.from('H{"version":1}')))
+  socket.write(encodeClientFrame(Opcode.TEXT, Buffer.from(encodeHello({ version: PROTOCOL_VERSION }))))
   if (head.length > 0) reader.push(head)
   await ready
 
