@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import type { ConnectionInit } from '../connection.js'
 import type { ResolvedRouteSettings } from '../options.js'
-import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
+import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
 import { decodeFrame } from '../protocol/frames.js'
 import type { HelloFrame } from '../protocol/frames.js'
 import { encodeWelcome } from '../protocol/handshake.js'
@@ -10,6 +10,7 @@ import { ProtocolError } from '../protocol/protocol-error.js'
 import { ReliableConnection } from './reliable-connection.js'
 import type { ReliableHost } from './reliable-connection.js'
 import type { ResolvedReliable } from './reliable-options.js'
+import { SESSION_OVERHEAD } from './session-budget.js'
 import type { SessionState } from './session-store.js'
 import type { WsHandler } from '../server-state.js'
 
@@ -128,6 +129,13 @@ async function completeHandshake (
   }
   if (socket.readyState !== 1) {
     if (state !== undefined) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
+    return
+  }
+  if (local === undefined && !server.reclaim(SESSION_OVERHEAD)) {
+    // Not even a session record fits after shedding every suspended session: refuse this one plainly.
+    request.log.warn({ limit: 'maxTotalBytes', usedBytes: server.budget.usedBytes }, 'reliable session refused: session budget exceeded')
+    if (state !== undefined) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
+    closeWith(socket, CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED])
     return
   }
   const resumed = state !== undefined

@@ -1,0 +1,86 @@
+/**
+ * One memory budget for what the server holds on behalf of reliable sessions (issue 7): every
+ * session, attached or suspended, is charged in real bytes for its record and for each
+ * unacknowledged message it keeps for replay. The server state owns the one instance; a session
+ * charges and releases its own share (`ReliableConnection`), and the server sheds suspended
+ * sessions, oldest first, when a charge does not fit (docs/PROTOCOL.md, "Memory budget").
+ * Socket write buffers are capped apart, per socket.
+ */
+import { createHash } from 'node:crypto'
+import type { ResolvedSessionBudget } from './session-budget-options.js'
+
+/**
+ * Real bytes one buffered server-to-client message costs beyond its encoded frame: the ring-buffer
+ * slots of the outbound log, the `send()` promise with its settle callback and its `catch`, the
+ * record in the in-memory store, and the string or Buffer header of the frame. Measured in a child
+ * process with small messages (test/resources/session-budget-memory.test.ts prints the measure;
+ * about 430 B on Node 20 for text frames, more for binary ones); set above the highest measure
+ * so that the charge is never below what the process really holds.
+ */
+export const MESSAGE_OVERHEAD = 640
+
+/**
+ * Real bytes a session costs with nothing buffered: the connection object and its helpers (outbound
+ * log, inbound tracker, ack scheduler, store writer), its entries in the session maps and the
+ * store's record. Measured like {@link MESSAGE_OVERHEAD} (suspended sessions without messages).
+ */
+export const SESSION_OVERHEAD = 4096
+
+/** The real bytes a session holds with `messages` buffered messages of `frameBytes` encoded bytes in all. */
+export function sessionBytes (messages: number, frameBytes: number): number {
+  return SESSION_OVERHEAD + frameBytes + messages * MESSAGE_OVERHEAD
+}
+
+/**
+ * A short, stable tag of a session id for log lines: the session id itself is a bearer secret on
+ * anonymous routes and never goes to the log.
+ */
+export function sessionTag (sessionId: string): string {
+  return createHash('sha256').update(sessionId).digest('base64url').slice(0, 8)
+}
+
+/**
+ * The total of real bytes charged by every session of one plugin registration, against
+ * `sessionBudget.maxTotalBytes`, plus the per-session limits the sessions apply themselves.
+ */
+export class SessionBudget {
+  /** Most real bytes all sessions together may hold. */
+  readonly maxTotalBytes: number
+  /** Most real bytes one session may hold (its record included). */
+  readonly maxSessionBytes: number
+  /** Most suspended sessions kept at once. */
+  readonly maxSuspended: number
+  /** Most suspended sessions kept per principal, or per remote address on anonymous routes. */
+  readonly maxSuspendedPerAddress: number
+  /** Lifetime after a disconnect of a session whose client never acknowledged nor sent a message, in ms. */
+  readonly unackedSessionTimeout: number
+  #used = 0
+
+  constructor (settings: ResolvedSessionBudget) {
+    this.maxTotalBytes = settings.maxTotalBytes
+    this.maxSessionBytes = settings.maxSessionBytes
+    this.maxSuspended = settings.maxSuspended
+    this.maxSuspendedPerAddress = settings.maxSuspendedPerAddress
+    this.unackedSessionTimeout = settings.unackedSessionTimeout
+  }
+
+  /** Real bytes charged now, by all sessions. */
+  get usedBytes (): number {
+    return this.#used
+  }
+
+  /** True when `bytes` more fit under `maxTotalBytes`. */
+  fits (bytes: number): boolean {
+    return this.#used + bytes <= this.maxTotalBytes
+  }
+
+  /** Add `bytes` to the total (may pass the limit: callers check {@link fits} first where they can refuse). */
+  charge (bytes: number): void {
+    this.#used += bytes
+  }
+
+  /** Give back `bytes` charged earlier. */
+  release (bytes: number): void {
+    this.#used -= bytes
+  }
+}
