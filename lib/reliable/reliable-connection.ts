@@ -475,7 +475,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   #sendSequenced (type: 'D' | 'Q' | 'R' | 'E', ref: number, payload: Payload, timeout: number | undefined): Promise<void> {
     if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionId, 'closed'))
     const seq = this.#outbound.nextSeq
-    const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafe)
+    // Not Buffer.allocUnsafe: a small frame carved from its shared 8 KiB slab would keep the whole
+    // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
+    // message under the cover of a few bytes charged to the session budget.
+    const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
     const size = frameBytes(frame)
     const held = sessionBytes(this.#outbound.count + 1, this.#outbound.bytes + size)
     if (!this.#outbound.fits(size) || held > this.#reliableHost.budget.maxSessionBytes) {

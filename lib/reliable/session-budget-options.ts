@@ -1,4 +1,8 @@
 import { checkInteger, checkKnownKeys, checkObject, invalidOption } from '../option-checks.js'
+import { MESSAGE_OVERHEAD, SESSION_OVERHEAD } from './session-budget.js'
+
+/** Least byte limit: a session record and one message of a single byte. */
+const MIN_BYTES = SESSION_OVERHEAD + MESSAGE_OVERHEAD + 1
 
 /**
  * The memory budget of reliable sessions, plugin option `sessionBudget` (docs/PROTOCOL.md, "Memory
@@ -58,8 +62,8 @@ export function resolveSessionBudget (value: unknown): ResolvedSessionBudget {
   checkKnownKeys('sessionBudget', options, KEYS)
   const defaults = SESSION_BUDGET_DEFAULTS
   const resolved: ResolvedSessionBudget = {
-    maxTotalBytes: checkInteger('sessionBudget.maxTotalBytes', options.maxTotalBytes ?? defaults.maxTotalBytes, 1),
-    maxSessionBytes: checkInteger('sessionBudget.maxSessionBytes', options.maxSessionBytes ?? defaults.maxSessionBytes, 1),
+    maxTotalBytes: checkInteger('sessionBudget.maxTotalBytes', options.maxTotalBytes ?? defaults.maxTotalBytes, MIN_BYTES),
+    maxSessionBytes: checkInteger('sessionBudget.maxSessionBytes', options.maxSessionBytes ?? defaults.maxSessionBytes, MIN_BYTES),
     maxSuspended: checkInteger('sessionBudget.maxSuspended', options.maxSuspended ?? defaults.maxSuspended, 0),
     maxSuspendedPerAddress: checkInteger('sessionBudget.maxSuspendedPerAddress', options.maxSuspendedPerAddress ?? defaults.maxSuspendedPerAddress, 0),
     unackedSessionTimeout: checkInteger('sessionBudget.unackedSessionTimeout', options.unackedSessionTimeout ?? defaults.unackedSessionTimeout, 1)

@@ -10,21 +10,23 @@ import { createHash } from 'node:crypto'
 import type { ResolvedSessionBudget } from './session-budget-options.js'
 
 /**
- * Real bytes one buffered server-to-client message costs beyond its encoded frame: the ring-buffer
- * slots of the outbound log, the `send()` promise with its settle callback and its `catch`, the
- * record in the in-memory store, and the string or Buffer header of the frame. Measured in a child
- * process with small messages (test/resources/session-budget-memory.test.ts prints the measure;
- * about 430 B on Node 20 for text frames, more for binary ones); set above the highest measure
- * so that the charge is never below what the process really holds.
+ * Real bytes one buffered server-to-client message costs beyond its encoded frame: the `send()`
+ * promise with its settle callback and its `catch`, the ring-buffer slots of the outbound log, the
+ * slot in the in-memory store, and the string or Buffer object of the frame. Measured in a child
+ * process (test/resources/session-budget-memory.test.ts prints the measure) with suspended
+ * sessions of small messages on Node 20: about 780 B for a text frame and 940 B for a binary one
+ * (a Buffer with its own ArrayBuffer). Set above both, so the charge never falls below what the
+ * process really holds.
  */
-export const MESSAGE_OVERHEAD = 640
+export const MESSAGE_OVERHEAD = 1024
 
 /**
  * Real bytes a session costs with nothing buffered: the connection object and its helpers (outbound
- * log, inbound tracker, ack scheduler, store writer), its entries in the session maps and the
- * store's record. Measured like {@link MESSAGE_OVERHEAD} (suspended sessions without messages).
+ * log, inbound tracker, ack scheduler, store writer), the closed `ws` socket a suspended session
+ * still references, its entries in the session maps and the store's record. Measured like
+ * {@link MESSAGE_OVERHEAD}: about 9,200 B per suspended session without messages.
  */
-export const SESSION_OVERHEAD = 4096
+export const SESSION_OVERHEAD = 10 * 1024
 
 /** The real bytes a session holds with `messages` buffered messages of `frameBytes` encoded bytes in all. */
 export function sessionBytes (messages: number, frameBytes: number): number {
