@@ -24,9 +24,10 @@ export const MESSAGE_OVERHEAD = 1024
  * Real bytes a session costs with nothing buffered: the connection object and its helpers (outbound
  * log, inbound tracker, ack scheduler, store writer), the closed `ws` socket a suspended session
  * still references, its entries in the session maps and the store's record. Measured like
- * {@link MESSAGE_OVERHEAD}: about 9,200 B per suspended session without messages.
+ * {@link MESSAGE_OVERHEAD}: 9,200 to 10,500 B per suspended session without messages (it
+ * varies with the growth of the maps and arrays sessions share).
  */
-export const SESSION_OVERHEAD = 10 * 1024
+export const SESSION_OVERHEAD = 12 * 1024
 
 /** The real bytes a session holds with `messages` buffered messages of `frameBytes` encoded bytes in all. */
 export function sessionBytes (messages: number, frameBytes: number): number {
