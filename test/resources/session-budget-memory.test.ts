@@ -117,7 +117,7 @@ describe('session budget: memory measured in a child process', () => {
       fixture,
       heapMiB: 256,
       options: {
-        plugin: { sessionBudget: { ...UNLIMITED, maxTotalBytes, maxSessionBytes: 512 * 1024 } },
+        plugin: { sessionBudget: { ...UNLIMITED, maxTotalBytes, maxSessionBytes: MiB } },
         reliable: { sessionTimeout: 600_000 }
       }
     })
@@ -146,7 +146,7 @@ describe('session budget: memory measured in a child process', () => {
 
     // 300 sessions of about 200 KiB of frames and 200 KiB of overhead each: ~120 MiB unbounded.
     const attackers = await feedAndDrop(server, '/feed?count=200&size=1000', 300, 200)
-    const response = await fetch(`http://127.0.0.1:${server.port}/broadcast?count=20&size=32`, { method: 'POST' })
+    const response = await fetch(`http://127.0.0.1:${server.port}/broadcast?count=200&size=32`, { method: 'POST' })
     assert.equal(response.status, 200)
     const during = echoes
     stopped = true
@@ -163,13 +163,16 @@ describe('session budget: memory measured in a child process', () => {
     assert.ok(echoes > 0, 'the legitimate client echoed during the attack')
     assert.equal(continuityLost, 0, 'the attached legitimate client was never shed')
 
-    // The oldest attacker was shed: its resume starts afresh. The newest was kept: it resumes.
-    const oldest = await openRawSession(`${server.url}/feed`, attackers[0].resumeInfo())
-    assert.equal(oldest.welcome.resumed, false)
-    const newest = await openRawSession(`${server.url}/feed`, attackers.at(-1)!.resumeInfo())
-    assert.equal(newest.welcome.resumed, true)
-    oldest.socket.terminate()
-    newest.socket.terminate()
+    // The oldest attacker was shed: its resume starts afresh. The session suspended last is kept
+    // (the full budget sheds the oldest suspended first): it resumes.
+    const [newest] = await feedAndDrop(server, '/feed?count=10&size=100', 1, 10)
+    await waitForStats(server, (s) => s.attached === 1, 'the newest session suspended')
+    const oldestBack = await openRawSession(`${server.url}/feed`, attackers[0].resumeInfo())
+    assert.equal(oldestBack.welcome.resumed, false)
+    const newestBack = await openRawSession(`${server.url}/feed`, newest.resumeInfo())
+    assert.equal(newestBack.welcome.resumed, true)
+    oldestBack.socket.terminate()
+    newestBack.socket.terminate()
 
     // A new legitimate client still gets in and is echoed.
     const late = startClient(`${server.url}/echo`)
