@@ -262,9 +262,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.end(code, reason, cause)
   }
 
-  /** @internal The client did not resume within `sessionTimeout`. */
+  /** @internal The client did not resume within `sessionTimeout` (or `sessionBudget.unackedSessionTimeout`). */
   expire (): void {
-    this.log.info({ sessionId: this.sessionId }, 'reliable session expired')
+    const shorter = this.#neverAcknowledged && this.#reliableHost.budget.unackedSessionTimeout < this.#settings.sessionTimeout
+    const limit = shorter ? 'unackedSessionTimeout' : 'sessionTimeout'
+    this.log.info({ session: sessionTag(this.sessionId), limit }, 'reliable session expired')
     this.endSession(this.#suspendedBy.code, this.#suspendedBy.reason, 'expired')
   }
 

@@ -131,15 +131,18 @@ async function completeHandshake (
     if (state !== undefined) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
     return
   }
+  const resumed = state !== undefined
+  state ??= await store.create({ principal, ownerId })
+  // Checked after the last await, so the new connection charges its record before any other
+  // handshake can take the room.
   if (local === undefined && !server.reclaim(SESSION_OVERHEAD)) {
     // Not even a session record fits after shedding every suspended session: refuse this one plainly.
     request.log.warn({ limit: 'maxTotalBytes', usedBytes: server.budget.usedBytes }, 'reliable session refused: session budget exceeded')
-    if (state !== undefined) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
     closeWith(socket, CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED])
+    if (resumed) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
+    else await store.delete(state.sessionId, ownerId)
     return
   }
-  const resumed = state !== undefined
-  state ??= await store.create({ principal, ownerId })
 
   const welcome = (delivered: number): string => encodeWelcome({
     version: hello.version,

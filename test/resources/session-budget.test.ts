@@ -22,7 +22,7 @@ interface BudgetApp {
   sessions: ReliableConnection[]
   /** The close event of each session, by its index in `sessions`. */
   closes: Map<number, CloseInfo>
-  /** Log lines at warn and above, parsed. */
+  /** Log lines at info and above, parsed. */
   logs: Array<Record<string, unknown>>
   /** Resolves with the close event of session `index` (in `sessions`). */
   closed: (index: number) => Promise<CloseInfo>
@@ -43,7 +43,7 @@ async function startBudgetApp (t: { after: (fn: () => Promise<void>) => void }, 
       for (let i = 0; i < count; i++) void connection.send(`message ${i}`.padEnd(10, '.'))
       connection.on('message', (data) => { void connection.send(data) })
     })
-  }, { logger: { level: 'warn', stream } })
+  }, { logger: { level: 'info', stream } })
   const url = `${await listen(app)}/r`
   t.after(() => cleanup(app))
   const closed = (index: number): Promise<CloseInfo> => {
@@ -241,6 +241,9 @@ describe('unackedSessionTimeout', () => {
     assert.equal(info.cause, 'expired')
     assert.ok(waited >= unackedSessionTimeout - 5, `expired after ${waited} ms, not before ${unackedSessionTimeout}`)
     assert.equal(budget.sessions[0].isEnded, false, 'the session that acked outlives it')
+    const line = budget.logs.find((entry) => entry.msg === 'reliable session expired')
+    assert.equal(line?.limit, 'unackedSessionTimeout')
+    assert.ok(!JSON.stringify(line).includes(silent.welcome.sessionId), 'the session id never reaches the log')
     assert.equal((await openRawSession(budget.url, silent.resumeInfo())).welcome.resumed, false)
     const back = await openRawSession(budget.url, acking.resumeInfo())
     assert.equal(back.welcome.resumed, true)
