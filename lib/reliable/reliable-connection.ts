@@ -483,9 +483,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
     const size = frameBytes(frame)
     const held = sessionBytes(this.#outbound.count + 1, this.#outbound.bytes + size)
-    if (!this.#outbound.fits(size) || held > this.#reliableHost.budget.maxSessionBytes) {
+    const fits = this.#outbound.fits(size)
+    if (!fits || held > this.#reliableHost.budget.maxSessionBytes) {
       const error = new FRWS_ERR_SESSION_ENDED(this.sessionId, 'overflow')
-      this.log.warn({ session: sessionTag(this.sessionId), unacked: this.#outbound.count, bytes: this.#outbound.bytes, heldBytes: this.#charged }, 'reliable session buffer overflow')
+      const limit = fits ? 'maxSessionBytes' : 'maxUnacked'
+      this.log.warn({ session: sessionTag(this.sessionId), limit, unacked: this.#outbound.count, bytes: this.#outbound.bytes, heldBytes: this.#charged }, 'reliable session buffer overflow')
       this.closeWithCause(CloseCode.BUFFER_OVERFLOW, undefined, 'error')
       return rejected(error)
     }

@@ -162,6 +162,24 @@ describe('caps on suspended sessions', () => {
   })
 })
 
+describe('maxSessionBytes', () => {
+  test('a send past it ends that session with 4413, logged with the limit; other sessions are untouched', async (t) => {
+    const maxSessionBytes = SESSION_OVERHEAD + 5 * (MESSAGE_OVERHEAD + 13)
+    const budget = await startBudgetApp(t, { sessionBudget: { maxSessionBytes } })
+    const other = await openRawSession(`${budget.url}?count=5`)
+    await other.waitFrames(5)
+    const over = await openRawSession(`${budget.url}?count=6`)
+    assert.equal(await over.closed, CloseCode.BUFFER_OVERFLOW)
+    assert.equal(over.received(), 5, 'the five that fit were sent, the sixth ended the session')
+    assert.deepEqual(await budget.closed(1), { code: CloseCode.BUFFER_OVERFLOW, reason: 'buffer overflow', cause: 'error' })
+    assert.equal(budget.sessions[0].isEnded, false)
+    assert.equal(budget.sessions[0].heldBytes, maxSessionBytes, 'the other session holds exactly its cap')
+    const line = budget.logs.find((entry) => entry.msg === 'reliable session buffer overflow')
+    assert.equal(line?.limit, 'maxSessionBytes')
+    other.socket.terminate()
+  })
+})
+
 describe('maxTotalBytes', () => {
   // Room for two session records and a few messages.
   const maxTotalBytes = 2 * SESSION_OVERHEAD + 8 * (MESSAGE_OVERHEAD + 16)
