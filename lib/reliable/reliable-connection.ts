@@ -70,8 +70,15 @@ function toPayload (data: WsOutgoing): Payload {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
 }
 
+/**
+ * The bytes a frame occupies in memory, as counted against `maxUnackedBytes` and the session
+ * budget: its length for bytes and ASCII text; V8 may keep other text in UTF-16, so it is counted
+ * at two bytes per UTF-16 unit, or its UTF-8 size when that is larger.
+ */
 function frameBytes (frame: Payload): number {
-  return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
+  if (typeof frame !== 'string') return frame.byteLength
+  const utf8 = Buffer.byteLength(frame)
+  return utf8 === frame.length ? utf8 : Math.max(utf8, 2 * frame.length)
 }
 
 /**

@@ -162,6 +162,25 @@ describe('caps on suspended sessions', () => {
   })
 })
 
+describe('charges', () => {
+  test('a text frame beyond ASCII is charged two bytes per UTF-16 unit, ASCII text and bytes their length', async (t) => {
+    const budget = await startBudgetApp(t, {})
+    const client = await openRawSession(budget.url)
+    const session = budget.sessions[0]
+    void session.send('a'.repeat(100))
+    assert.equal(session.heldBytes, SESSION_OVERHEAD + MESSAGE_OVERHEAD + 'D1:'.length + 100)
+    void session.send(`${'a'.repeat(99)}€`)
+    assert.equal(session.heldBytes, SESSION_OVERHEAD + 2 * MESSAGE_OVERHEAD + 103 + 2 * ('D2:'.length + 100))
+    void session.send(Buffer.alloc(100))
+    assert.equal(session.heldBytes, SESSION_OVERHEAD + 3 * MESSAGE_OVERHEAD + 103 + 206 + 103)
+    await client.waitFrames(3)
+    client.socket.send('A3')
+    await waitUntil(() => session.unackedCount === 0, 'the ack')
+    assert.equal(session.heldBytes, SESSION_OVERHEAD, 'the ack gives the messages back')
+    client.socket.terminate()
+  })
+})
+
 describe('maxSessionBytes', () => {
   test('a send past it ends that session with 4413, logged with the limit; other sessions are untouched', async (t) => {
     const maxSessionBytes = SESSION_OVERHEAD + 5 * (MESSAGE_OVERHEAD + 13)
