@@ -381,6 +381,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
 
   /** Charge or give back the difference between what this session holds now and what it charged. */
   #syncBudget (): void {
+    // An ended session gave its share back for good, whatever its log still holds.
+    if (this.isEnded) return
     const held = sessionBytes(this.#outbound.count, this.#outbound.bytes)
     this.#reliableHost.budget.charge(held - this.#charged)
     this.#charged = held
