@@ -12,12 +12,13 @@ import { OutboundLog } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
 import {
-  FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SEND_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
 import { SessionWriter } from './session-writer.js'
-import { sessionBytes, sessionTag } from './session-budget.js'
+import { noop, rejected, withTimeout } from './send-promises.js'
+import { SessionShare, frameHeldBytes, sessionBytes, sessionTag } from './session-budget.js'
 import type { SessionBudget } from './session-budget.js'
 
 /** Options of a reliable `send()`. */
@@ -62,23 +63,10 @@ const SESSION_ENDING_CODES = new Set<number>([
   CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA, CloseCode.SESSION_SHED
 ])
 
-function noop (): void {}
-
 function toPayload (data: WsOutgoing): Payload {
   if (typeof data === 'string' || data instanceof Uint8Array) return data
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-}
-
-/**
- * The bytes a frame occupies in memory, as counted against `maxUnackedBytes` and the session
- * budget: its length for bytes and ASCII text; V8 may keep other text in UTF-16, so it is counted
- * at two bytes per UTF-16 unit, or its UTF-8 size when that is larger.
- */
-function frameBytes (frame: Payload): number {
-  if (typeof frame !== 'string') return frame.byteLength
-  const utf8 = Buffer.byteLength(frame)
-  return utf8 === frame.length ? utf8 : Math.max(utf8, 2 * frame.length)
 }
 
 /**
@@ -106,8 +94,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   #attached = true
   #pendingRequests: Array<[number, WsMessage, boolean]> | null = []
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
-  /** Real bytes this session has charged to the budget. */
-  #charged = 0
+  readonly #share: SessionShare
 
   constructor (
     socket: WebSocket, init: ConnectionInit, state: SessionState, ownerId: string,
@@ -121,10 +108,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#settings = settings
     this.#reliableHost = host
     this.#outbound = new OutboundLog({ maxCount: settings.maxUnacked, maxBytes: settings.maxUnackedBytes, acked: state.serverAcked })
-    for (const message of state.messages) this.#outbound.push(message.frame, frameBytes(message.frame))
+    for (const message of state.messages) this.#outbound.push(message.frame, frameHeldBytes(message.frame))
     // A session taken over from the store is charged what it holds, even past the budget: refusing
     // it here would lose messages the client is owed; later sends meet the limits.
-    this.#syncBudget()
+    this.#share = new SessionShare(host.budget)
+    this.#share.sync(this.#outbound)
     this.#inbound = new InboundTracker(state.clientDelivered)
     this.#acks = new AckScheduler({
       source: this.#inbound,
@@ -162,7 +150,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
    * fixed record size plus each unacknowledged message's frame and per-message overhead. 0 once ended.
    */
   get heldBytes (): number {
-    return this.#charged
+    return this.#share.bytes
   }
 
   /** The highest client seq delivered to the application. */
@@ -224,7 +212,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#inbound.startConnection()
     const frames = this.#outbound.replayFrom(clientDelivered)
     this.#writer.acked(clientDelivered)
-    this.#syncBudget()
+    this.#share.sync(this.#outbound)
     if (frames.length === 0) return
     const socket = this.socket
     batchWrites(socket)
@@ -262,8 +250,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     }
     this.#requests.clear()
     this.#pendingRequests = null
-    this.#reliableHost.budget.release(this.#charged)
-    this.#charged = 0
+    this.#share.close()
     this.#reliableHost.sessionEnded(this as ReliableConnection<object>)
     if (wasAttached && this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
     this.end(code, reason, cause)
@@ -284,7 +271,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
    */
   shed (limit: string): void {
     if (this.isEnded) return
-    this.log.warn({ session: sessionTag(this.sessionId), limit, heldBytes: this.#charged, attached: this.#attached }, 'reliable session shed: session budget exceeded')
+    this.log.warn({ session: sessionTag(this.sessionId), limit, heldBytes: this.#share.bytes, attached: this.#attached }, 'reliable session shed: session budget exceeded')
     this.endSession(CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED], 'shed')
   }
 
@@ -328,7 +315,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
           this.touch()
           if (this.#outbound.ack(frame.seq) > 0) {
             this.#writer.acked(frame.seq)
-            this.#syncBudget()
+            this.#share.sync(this.#outbound)
           }
           return
         case 'ping':
@@ -377,15 +364,6 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   /** True while the client never acknowledged a message nor sent one: it may not be a real client (`unackedSessionTimeout`). */
   get #neverAcknowledged (): boolean {
     return this.#outbound.acked === 0 && this.#inbound.delivered === 0
-  }
-
-  /** Charge or give back the difference between what this session holds now and what it charged. */
-  #syncBudget (): void {
-    // An ended session gave its share back for good, whatever its log still holds.
-    if (this.isEnded) return
-    const held = sessionBytes(this.#outbound.count, this.#outbound.bytes)
-    this.#reliableHost.budget.charge(held - this.#charged)
-    this.#charged = held
   }
 
   /** Release the session in the store under the owner that held it when the socket closed. */
@@ -490,18 +468,18 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
     // message under the cover of a few bytes charged to the session budget.
     const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
-    const size = frameBytes(frame)
+    const size = frameHeldBytes(frame)
     const held = sessionBytes(this.#outbound.count + 1, this.#outbound.bytes + size)
     const fits = this.#outbound.fits(size)
     if (!fits || held > this.#reliableHost.budget.maxSessionBytes) {
       const error = new FRWS_ERR_SESSION_ENDED(this.sessionId, 'overflow')
       const limit = fits ? 'maxSessionBytes' : 'maxUnacked'
-      this.log.warn({ session: sessionTag(this.sessionId), limit, unacked: this.#outbound.count, bytes: this.#outbound.bytes, heldBytes: this.#charged }, 'reliable session buffer overflow')
+      this.log.warn({ session: sessionTag(this.sessionId), limit, unacked: this.#outbound.count, bytes: this.#outbound.bytes, heldBytes: this.#share.bytes }, 'reliable session buffer overflow')
       this.closeWithCause(CloseCode.BUFFER_OVERFLOW, undefined, 'error')
       return rejected(error)
     }
     // Make room under the total budget; this session itself may be the oldest suspended one.
-    if (!this.#reliableHost.reclaim(held - this.#charged)) this.shed('maxTotalBytes')
+    if (!this.#reliableHost.reclaim(held - this.#share.bytes)) this.shed('maxTotalBytes')
     if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionId, 'shed'))
     let settle!: (error: Error | null) => void
     const promise = new Promise<void>((resolve, reject) => {
@@ -509,7 +487,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     })
     promise.catch(noop)
     this.#outbound.push(frame, size, settle)
-    this.#syncBudget()
+    this.#share.sync(this.#outbound)
     this.#writer.appended(seq, frame)
     const socket = this.socket
     if (this.#attached && socket.readyState === 1) {
@@ -533,21 +511,4 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (this.#attached) this.closeWithCause(CloseCode.SESSION_REPLACED, undefined, 'replaced')
     else this.endSession(CloseCode.SESSION_REPLACED, 'session replaced', 'replaced')
   }
-}
-
-function rejected (error: Error): Promise<never> {
-  const promise = Promise.reject(error)
-  promise.catch(noop)
-  return promise
-}
-
-function withTimeout (promise: Promise<void>, timeout: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new FRWS_ERR_SEND_TIMEOUT(timeout)), timeout)
-    timer.unref()
-  })
-  const raced = Promise.race([promise, expiry]).finally(() => clearTimeout(timer))
-  raced.catch(noop)
-  return raced
 }

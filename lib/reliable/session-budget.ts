@@ -7,6 +7,7 @@
  * Socket write buffers are capped apart, per socket.
  */
 import { createHash } from 'node:crypto'
+import type { Payload } from '../protocol/frames.js'
 import type { ResolvedSessionBudget } from './session-budget-options.js'
 
 /**
@@ -32,6 +33,17 @@ export const SESSION_OVERHEAD = 12 * 1024
 /** The real bytes a session holds with `messages` buffered messages of `frameBytes` encoded bytes in all. */
 export function sessionBytes (messages: number, frameBytes: number): number {
   return SESSION_OVERHEAD + frameBytes + messages * MESSAGE_OVERHEAD
+}
+
+/**
+ * The bytes a frame occupies in memory, as counted against `maxUnackedBytes` and the session
+ * budget: its length for bytes and ASCII text; V8 may keep other text in UTF-16, so it is counted
+ * at two bytes per UTF-16 unit, or its UTF-8 size when that is larger.
+ */
+export function frameHeldBytes (frame: Payload): number {
+  if (typeof frame !== 'string') return frame.byteLength
+  const utf8 = Buffer.byteLength(frame)
+  return utf8 === frame.length ? utf8 : Math.max(utf8, 2 * frame.length)
 }
 
 /**
@@ -85,5 +97,37 @@ export class SessionBudget {
   /** Give back `bytes` charged earlier. */
   release (bytes: number): void {
     this.#used -= bytes
+  }
+}
+
+/** One session's share of the {@link SessionBudget}: what it charged, kept in step with what it holds. */
+export class SessionShare {
+  readonly #budget: SessionBudget
+  #charged = 0
+  #closed = false
+
+  constructor (budget: SessionBudget) {
+    this.#budget = budget
+  }
+
+  /** Real bytes charged now (0 once closed). */
+  get bytes (): number {
+    return this.#charged
+  }
+
+  /** Charge or give back the difference between what `log` makes the session hold now and what it charged. */
+  sync (log: { readonly count: number, readonly bytes: number }): void {
+    // A closed share gave its bytes back for good, whatever the log still holds.
+    if (this.#closed) return
+    const held = sessionBytes(log.count, log.bytes)
+    this.#budget.charge(held - this.#charged)
+    this.#charged = held
+  }
+
+  /** The session ended: give everything back, for good. */
+  close (): void {
+    this.#closed = true
+    this.#budget.release(this.#charged)
+    this.#charged = 0
   }
 }

@@ -2,7 +2,7 @@
 // order in which suspended sessions are shed, and the store sharing frames with the outbound log.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { MESSAGE_OVERHEAD, SESSION_OVERHEAD, SessionBudget, sessionBytes, sessionTag } from '../../lib/reliable/session-budget.js'
+import { MESSAGE_OVERHEAD, SESSION_OVERHEAD, SessionBudget, SessionShare, frameHeldBytes, sessionBytes, sessionTag } from '../../lib/reliable/session-budget.js'
 import { SESSION_BUDGET_DEFAULTS } from '../../lib/reliable/session-budget-options.js'
 import { SuspendedSessions } from '../../lib/reliable/suspended-sessions.js'
 import { MemorySessionStore } from '../../lib/reliable/memory-session-store.js'
@@ -34,6 +34,34 @@ describe('sessionBytes', () => {
   it('is the record plus each message frame and its overhead', () => {
     assert.equal(sessionBytes(0, 0), SESSION_OVERHEAD)
     assert.equal(sessionBytes(3, 30), SESSION_OVERHEAD + 30 + 3 * MESSAGE_OVERHEAD)
+  })
+})
+
+describe('SessionShare', () => {
+  it('keeps the budget in step with what the session holds, and gives everything back for good on close', () => {
+    const budget = new SessionBudget(SESSION_BUDGET_DEFAULTS)
+    const share = new SessionShare(budget)
+    share.sync({ count: 0, bytes: 0 })
+    assert.equal(budget.usedBytes, SESSION_OVERHEAD)
+    share.sync({ count: 2, bytes: 50 })
+    assert.equal(share.bytes, sessionBytes(2, 50))
+    assert.equal(budget.usedBytes, sessionBytes(2, 50))
+    share.sync({ count: 1, bytes: 20 })
+    assert.equal(budget.usedBytes, sessionBytes(1, 20))
+    share.close()
+    assert.equal(budget.usedBytes, 0)
+    share.sync({ count: 5, bytes: 500 })
+    assert.equal(budget.usedBytes, 0, 'a closed share never charges again')
+    assert.equal(share.bytes, 0)
+  })
+})
+
+describe('frameHeldBytes', () => {
+  it('counts bytes and ASCII text at their length, other text at two bytes per UTF-16 unit or its UTF-8 size', () => {
+    assert.equal(frameHeldBytes(new Uint8Array(7)), 7)
+    assert.equal(frameHeldBytes('D1:abc'), 6)
+    assert.equal(frameHeldBytes('D1:ab€'), 12, 'UTF-16: 6 units')
+    assert.equal(frameHeldBytes('€€€'), 9, 'UTF-8 (9) above UTF-16 (6)')
   })
 })
 
