@@ -3,6 +3,8 @@ import { compileOriginPolicy } from './origin-policy.js'
 import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject, invalidOption } from './option-checks.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import type { SessionStore } from './reliable/session-store.js'
+import { resolveSessionBudget } from './reliable/session-budget-options.js'
+import type { ResolvedSessionBudget, SessionBudgetOptions } from './reliable/session-budget-options.js'
 import { MIN_HEARTBEAT_INTERVAL } from './heartbeat/heartbeat-settings.js'
 
 /** Heartbeat settings: protocol pings to find dead and half-open peers. */
@@ -41,6 +43,12 @@ export interface FastifyReliableWsOptions {
   infoRoute?: boolean
   /** Where reliable sessions live; share one store between nodes to resume on any node. @default a new MemorySessionStore */
   sessionStore?: SessionStore
+  /**
+   * The memory budget of reliable sessions, in real bytes, and the caps on suspended sessions
+   * (docs/PROTOCOL.md, "Memory budget").
+   * @default { maxTotalBytes: 268435456, maxSessionBytes: 2097152, maxSuspended: 10000, maxSuspendedPerAddress: 100, unackedSessionTimeout: 10000 }
+   */
+  sessionBudget?: SessionBudgetOptions
 }
 
 /** Options that a single `wsRoute()` may override. */
@@ -84,6 +92,7 @@ export interface ResolvedRouteSettings {
 /** Plugin settings after defaults. */
 export interface ResolvedOptions extends ResolvedRouteSettings {
   sessionStore: SessionStore | undefined
+  sessionBudget: ResolvedSessionBudget
   maxPayload: number
   maxConnections: number
   closeTimeout: number
@@ -104,7 +113,7 @@ export const DEFAULTS = {
 
 const PLUGIN_KEYS = [
   'origins', 'allowMissingOrigin', 'maxPayload', 'maxConnections', 'closeTimeout',
-  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore'
+  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore', 'sessionBudget'
 ] as const
 
 const STORE_METHODS = ['create', 'claim', 'update', 'release', 'delete', 'get', 'close'] as const
@@ -153,6 +162,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   return {
     originPredicate: compileOriginPolicy('origins', options.origins),
     sessionStore: checkSessionStore(options.sessionStore),
+    sessionBudget: resolveSessionBudget(options.sessionBudget),
     allowMissingOrigin: checkBoolean('allowMissingOrigin', options.allowMissingOrigin ?? DEFAULTS.allowMissingOrigin),
     maxPayload: checkInteger('maxPayload', options.maxPayload ?? DEFAULTS.maxPayload, 1),
     maxConnections: checkLimit('maxConnections', options.maxConnections ?? DEFAULTS.maxConnections, 1),

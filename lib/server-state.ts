@@ -15,6 +15,7 @@ import { acceptReliable } from './reliable/reliable-handshake.js'
 import type { ResolvedReliable } from './reliable/reliable-options.js'
 import type { SessionStore } from './reliable/session-store.js'
 import { SuspendedSessions } from './reliable/suspended-sessions.js'
+import { SessionBudget } from './reliable/session-budget.js'
 
 /** A route handler: receives the connection and the upgrade request; may be async. */
 export type WsHandler<Data extends object = Record<string, unknown>> =
@@ -38,6 +39,8 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
+  /** Real bytes held for reliable sessions against `sessionBudget` (this state is its one owner). */
+  readonly budget: SessionBudget
   closing = false
   // A random node prefix keeps ids unique across server nodes sharing a store.
   readonly #nodeId = randomBytes(6).toString('base64url')
@@ -48,6 +51,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     this.store = store
     this.upgrades = new UpgradeTracker(options.handshakeTimeout, log)
     this.heartbeat = new HeartbeatManager({ defaults: options.heartbeatSettings })
+    this.budget = new SessionBudget(options.sessionBudget)
   }
 
   get maxConnections (): number {
@@ -131,7 +135,30 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   }
 
   sessionDetached (connection: ReliableConnection<object>, expiresAt: number): void {
-    this.#suspended.add(connection, expiresAt)
+    const key = connection.budgetKey
+    this.#suspended.add(connection, expiresAt, key)
+    // Over a cap, the oldest suspended session goes first (possibly this one when a cap is 0).
+    while (this.#suspended.countOf(key) > this.budget.maxSuspendedPerAddress) {
+      this.#shed(this.#suspended.oldest(key), 'maxSuspendedPerAddress')
+    }
+    while (this.#suspended.size > this.budget.maxSuspended) {
+      this.#shed(this.#suspended.oldest(), 'maxSuspended')
+    }
+  }
+
+  reclaim (bytes: number): boolean {
+    while (!this.budget.fits(bytes)) {
+      const oldest = this.#suspended.oldest()
+      if (oldest === undefined) return false
+      this.#shed(oldest, 'maxTotalBytes')
+    }
+    return true
+  }
+
+  #shed (connection: ReliableConnection<object> | undefined, limit: string): void {
+    if (connection === undefined) return
+    this.#suspended.remove(connection)
+    connection.shed(limit)
   }
 
   unsuspend (connection: ReliableConnection<object>): void {
