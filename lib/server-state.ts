@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { WsConnection } from './connection.js'
@@ -7,6 +9,8 @@ import type { ResolvedOptions, ResolvedRouteSettings } from './options.js'
 import { ConnectionRegistry } from './registry.js'
 import type { AdmissionState } from './upgrade-admission.js'
 import { UpgradeTracker } from './upgrade-tracker.js'
+import { HeldSockets } from './held-sockets.js'
+import { UpgradeRateLimiter } from './admission/upgrade-rate.js'
 import { CloseCode } from './protocol/close-codes.js'
 import { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
@@ -35,6 +39,9 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
    */
   foreignClients: Set<WebSocket> | undefined
   readonly upgrades: UpgradeTracker
+  /** Every socket held for an upgrade until it closes: what `maxConnections` counts and the shutdown waits for. */
+  readonly held: HeldSockets
+  readonly upgradeRate: UpgradeRateLimiter | undefined
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
@@ -47,19 +54,20 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     this.options = options
     this.store = store
     this.upgrades = new UpgradeTracker(options.handshakeTimeout, log)
+    this.held = new HeldSockets((request) => this.upgrades.settle(request))
+    this.upgradeRate = options.upgradeRate === false
+      ? undefined
+      : new UpgradeRateLimiter(options.upgradeRate.perAddress, options.upgradeRate.interval)
     this.heartbeat = new HeartbeatManager({ defaults: options.heartbeatSettings })
-  }
-
-  get maxConnections (): number {
-    return this.options.maxConnections
   }
 
   get maxPayload (): number {
     return this.options.maxPayload
   }
 
-  get load (): number {
-    return this.registry.size + this.upgrades.size
+  /** The HTTP server's `upgrade` listener (prepended): hold the socket and bound its handshake. */
+  readonly upgradeArrived = (request: IncomingMessage, socket: Duplex): void => {
+    if (this.held.add(request, socket)) this.upgrades.arrived(request, socket)
   }
 
   /** A new id, unique across nodes: a random node prefix and a counter. */
