@@ -2,6 +2,15 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 
+const kHeldSockets = Symbol('fastify-reliable-ws.heldSockets')
+
+type TrackedDuplex = Duplex & { [kHeldSockets]: HeldSockets }
+
+/** One listener function for every held socket (no closure per socket); the socket is `this`. */
+function onHeldSocketClose (this: Duplex): void {
+  (this as TrackedDuplex)[kHeldSockets].release(this)
+}
+
 /** One socket the server holds for the plugin. */
 interface HeldSocket {
   readonly request: IncomingMessage
@@ -24,15 +33,11 @@ export class HeldSockets {
   readonly #byRequest = new WeakMap<IncomingMessage, HeldSocket>()
   readonly #perAddress = new Map<string, number>()
   readonly #released: (request: IncomingMessage) => void
-  readonly #onSocketClose: (this: Duplex) => void
   #emptyWaiters: Array<() => void> = []
 
   /** @param released - called once per socket when it closed (e.g. to stop its handshake timer) */
   constructor (released: (request: IncomingMessage) => void) {
     this.#released = released
-    const held = this
-    // One listener function for every socket; the socket is `this`.
-    this.#onSocketClose = function onHeldSocketClose (this: Duplex) { held.#release(this) }
   }
 
   /** Sockets held now. */
@@ -56,7 +61,8 @@ export class HeldSockets {
     const entry: HeldSocket = { request, address: undefined, webSocket: undefined }
     this.#bySocket.set(socket, entry)
     this.#byRequest.set(request, entry)
-    socket.once('close', this.#onSocketClose)
+    ;(socket as TrackedDuplex)[kHeldSockets] = this
+    socket.once('close', onHeldSocketClose)
     return true
   }
 
@@ -104,7 +110,8 @@ export class HeldSockets {
     return new Promise((resolve) => this.#emptyWaiters.push(resolve))
   }
 
-  #release (socket: Duplex): void {
+  /** @internal The socket closed: forget it. */
+  release (socket: Duplex): void {
     const entry = this.#bySocket.get(socket)
     if (entry === undefined) return
     this.#bySocket.delete(socket)

@@ -46,6 +46,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly sessions = new Map<string, ReliableConnection<object>>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
   closing = false
+  proxyHintLogged = false
   // A random node prefix keeps ids unique across server nodes sharing a store.
   readonly #nodeId = randomBytes(6).toString('base64url')
   #counter = 0

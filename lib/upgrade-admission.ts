@@ -22,6 +22,8 @@ export interface AdmissionState {
   /** Upgrade requests per address; `undefined` when `upgradeRate` is `false`. */
   readonly upgradeRate: UpgradeRateLimiter | undefined
   readonly upgrades: UpgradeTracker
+  /** Set once the X-Forwarded-For-without-trustProxy hint was logged (once per registration). */
+  proxyHintLogged: boolean
 }
 
 const kWebSocketRoute = Symbol('fastify-reliable-ws.websocketRoute')
@@ -54,6 +56,11 @@ export function createUpgradeGate (state: AdmissionState) {
       throw new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(request.routeOptions.url ?? request.url)
     }
     if (state.closing) throw new FRWS_ERR_SHUTTING_DOWN()
+    if (!state.proxyHintLogged && request.headers['x-forwarded-for'] !== undefined && request.ip === request.socket?.remoteAddress) {
+      // Behind a proxy without `trustProxy`, every client has the proxy's address and shares its limits.
+      state.proxyHintLogged = true
+      request.log.warn('websocket upgrades carry X-Forwarded-For but trustProxy is off: per-address limits count the proxy\'s address')
+    }
     const address = addressKey(request.ip)
     const rate = state.upgradeRate?.take(address)
     if (rate !== undefined && rate.retryAfter > 0) {

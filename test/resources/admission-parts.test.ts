@@ -5,6 +5,12 @@ import type { IncomingMessage } from 'node:http'
 import { addressKey } from '../../lib/admission/address-key.js'
 import { UpgradeRateLimiter } from '../../lib/admission/upgrade-rate.js'
 import { HeldSockets } from '../../lib/held-sockets.js'
+import Fastify from 'fastify'
+import fastifyReliableWs from '../../lib/index.js'
+import type { FastifyReliableWsOptions } from '../../lib/index.js'
+import { resolveOptions } from '../../lib/options.js'
+import { buildApp, cleanup, echoRoute, listen, rawUpgrade } from '../helpers/server.js'
+import type { RawUpgrade } from '../helpers/server.js'
 
 describe('addressKey', () => {
   test('an IPv4 address is its own key', () => {
@@ -119,5 +125,58 @@ describe('HeldSockets', () => {
     assert.equal(held.destroyAll(), 2)
     await held.whenEmpty()
     assert.ok(sockets.every((socket) => socket.destroyed))
+  })
+})
+
+describe('admission options', () => {
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ['maxConnectionsPerAddress: 0', { maxConnectionsPerAddress: 0 }, 'maxConnectionsPerAddress'],
+    ["maxConnectionsPerAddress: '5'", { maxConnectionsPerAddress: '5' }, 'maxConnectionsPerAddress'],
+    ['upgradeRate: true', { upgradeRate: true }, 'upgradeRate'],
+    ['upgradeRate.perAddress: 0', { upgradeRate: { perAddress: 0 } }, 'upgradeRate.perAddress'],
+    ['upgradeRate.interval: 0.5', { upgradeRate: { interval: 0.5 } }, 'upgradeRate.interval'],
+    ['upgradeRate: an unknown key', { upgradeRate: { burst: 5 } }, 'upgradeRate.burst']
+  ]
+  for (const [title, options, name] of invalid) {
+    test(`registration fails with FRWS_ERR_OPTION_INVALID naming the option for ${title}`, async (t) => {
+      const app = Fastify({ logger: false })
+      t.after(() => cleanup(app))
+      await assert.rejects(
+        async () => { await app.register(fastifyReliableWs, options as FastifyReliableWsOptions) },
+        { code: 'FRWS_ERR_OPTION_INVALID', message: new RegExp(`"${name.replace('.', '\\.')}"`) }
+      )
+    })
+  }
+
+  test('defaults: 1000 connections per address, 100 upgrades per address per 10 s; Infinity and false turn them off', () => {
+    const defaults = resolveOptions({})
+    assert.equal(defaults.maxConnectionsPerAddress, 1000)
+    assert.deepEqual(defaults.upgradeRate, { perAddress: 100, interval: 10_000 })
+    assert.deepEqual(resolveOptions({ upgradeRate: { perAddress: 5 } }).upgradeRate, { perAddress: 5, interval: 10_000 })
+    const off = resolveOptions({ maxConnectionsPerAddress: Infinity, upgradeRate: false })
+    assert.equal(off.maxConnectionsPerAddress, Infinity)
+    assert.equal(off.upgradeRate, false)
+  })
+
+  test('with the default upgradeRate an address gets 100 upgrades at once (plus the refill), then 429 with Retry-After: 1', async (t) => {
+    const app = await buildApp({}, echoRoute)
+    t.after(() => cleanup(app))
+    const url = `${await listen(app)}/ws`
+    const started = Date.now()
+    let admitted = 0
+    let refused: RawUpgrade | undefined
+    while (refused === undefined && admitted < 1000) {
+      const upgrades = await Promise.all(Array.from({ length: 25 }, () => rawUpgrade(url)))
+      for (const upgrade of upgrades) {
+        upgrade.socket.destroy()
+        if (upgrade.status === 101) admitted++
+        else refused ??= upgrade
+      }
+    }
+    // The bucket refills at 100 per 10 s, one upgrade every 100 ms, while the burst runs.
+    const refilled = Math.ceil((Date.now() - started) / 100)
+    assert.ok(admitted >= 100 && admitted <= 100 + refilled, `admitted ${admitted} in a burst of ${Date.now() - started} ms`)
+    assert.equal(refused?.status, 429)
+    assert.match(refused?.head ?? '', /^retry-after: 1$/im)
   })
 })

@@ -148,11 +148,13 @@ describe('per-address limits', () => {
     await admittedWithin(url, 3000, from('203.0.113.1'))
   })
 
-  test('without trustProxy, X-Forwarded-For is ignored: the socket address decides', async (t) => {
-    const { url } = await appWith(t, { maxConnectionsPerAddress: 2, upgradeRate: false }, false)
+  test('without trustProxy, X-Forwarded-For is ignored: the socket address decides, and a warn line says so once', async (t) => {
+    const { url, logs } = await appWith(t, { maxConnectionsPerAddress: 2, upgradeRate: false }, false)
     await openClient(url, { headers: from('203.0.113.1') })
     await openClient(url, { headers: from('203.0.113.2') })
     assert.equal((await rawUpgrade(url, from('203.0.113.3'))).status, 503)
+    const hints = logs.lines.filter((l) => l.level === 40 && /X-Forwarded-For but trustProxy is off/.test(l.msg ?? ''))
+    assert.equal(hints.length, 1)
   })
 
   test('upgradeRate: past perAddress upgrades an address gets 429 with Retry-After, logged once; other addresses are admitted', async (t) => {
