@@ -13,6 +13,7 @@ function onHeldSocketClose (this: Duplex): void {
 
 /** One socket the server holds for the plugin. */
 interface HeldSocket {
+  readonly socket: Duplex
   readonly request: IncomingMessage
   /** The per-address key, once admission counted the socket against its address. */
   address: string | undefined
@@ -58,7 +59,7 @@ export class HeldSockets {
   /** Start holding the socket of an upgrade request. False when it is already gone. */
   add (request: IncomingMessage, socket: Duplex): boolean {
     if (socket.destroyed) return false
-    const entry: HeldSocket = { request, address: undefined, webSocket: undefined }
+    const entry: HeldSocket = { socket, request, address: undefined, webSocket: undefined }
     this.#bySocket.set(socket, entry)
     this.#byRequest.set(request, entry)
     ;(socket as TrackedDuplex)[kHeldSockets] = this
@@ -95,6 +96,11 @@ export class HeldSockets {
       count++
     }
     return count
+  }
+
+  /** Destroy the socket of this upgrade request, if it is held. */
+  destroy (request: IncomingMessage): void {
+    this.#byRequest.get(request)?.socket.destroy()
   }
 
   /** Destroy every held socket (the shutdown deadline passed). Returns how many there were. */

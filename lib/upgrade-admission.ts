@@ -37,6 +37,10 @@ export function markWebSocketRoute (routeOptions: RouteOptions & { websocket?: b
   routeOptions.config = { ...routeOptions.config, [kWebSocketRoute]: true } as typeof routeOptions.config
 }
 
+function destroyHeld (held: HeldSockets, request: FastifyRequest['raw']): void {
+  held.destroy(request)
+}
+
 function isWebSocketRoute (request: FastifyRequest): boolean {
   return (request.routeOptions.config as unknown as Record<symbol, unknown> | undefined)?.[kWebSocketRoute] === true
 }
@@ -51,6 +55,11 @@ function isWebSocketRoute (request: FastifyRequest): boolean {
 export function createUpgradeGate (state: AdmissionState) {
   return async function gateUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.ws !== true || request.is404) return
+    if (request.raw.socket == null) {
+      // fastify.injectWS: @fastify/websocket never ends an injected stream answered with HTTP
+      // (its response never finishes), so it would be held until the shutdown deadline.
+      reply.raw.once('prefinish', () => setImmediate(destroyHeld, state.held, request.raw))
+    }
     if (!isWebSocketRoute(request)) {
       request.log.info({ url: request.url }, 'websocket upgrade refused: not a websocket route')
       throw new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(request.routeOptions.url ?? request.url)

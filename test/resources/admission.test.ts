@@ -117,6 +117,20 @@ describe('maxConnections counts every held socket', () => {
   })
 })
 
+describe('fastify.injectWS', () => {
+  test('injected upgrades count against maxConnections, and one refused with HTTP does not hold fastify.close()', async (t) => {
+    const app = await buildApp({ maxConnections: 1, closeTimeout: 60_000, origins: 'https://app.example' }, echoRoute)
+    await app.ready()
+    const injected = await app.injectWS('/ws', { headers: { origin: 'https://app.example' } })
+    await assert.rejects(app.injectWS('/ws', { headers: { origin: 'https://app.example' } }), /Unexpected server response: 503/)
+    injected.terminate()
+    await waitFor(() => app.wsConnections.size === 0, 'the injected connection to close')
+    await assert.rejects(app.injectWS('/ws', { headers: { origin: 'https://evil.example' } }), /Unexpected server response: 403/)
+    t.after(() => cleanup(app))
+    await withExpiry(app.close(), 5000, 'fastify.close() with a refused injected upgrade')
+  })
+})
+
 describe('per-address limits', () => {
   async function appWith (
     t: { after: (fn: () => unknown) => void }, options: Parameters<typeof buildApp>[0], trustProxy: boolean
