@@ -126,4 +126,22 @@ describe('fastify.close() finishes within closeTimeout plus the documented slack
     await withExpiry(scene.app.close(), 5000, 'fastify.close()')
     assert.deepEqual(await waiting.closed(), { code: 1001, reason: 'server shutting down' })
   })
+
+  test('a socket on a route the app declared with @fastify/websocket directly gets 1001, and is destroyed at the deadline if it ignores it', async (t) => {
+    const app = await buildApp({ closeTimeout: 500 }, (app) => {
+      app.get('/own', { websocket: true }, (socket) => { socket.on('message', (data) => socket.send(data)) })
+    })
+    t.after(() => cleanup(app))
+    const url = await listen(app)
+    const answering = await openPeer(`${url}/own`, { protocols: [] })
+    t.after(() => answering.terminate())
+    const silent = await rawUpgrade(`${url}/own`)
+    assert.equal(silent.status, 101)
+    const silentClosed = new Promise<void>((resolve) => silent.socket.once('close', () => resolve()))
+    const started = Date.now()
+    await withExpiry(app.close(), 500 + TERMINATE_GRACE + SLACK, 'fastify.close()')
+    assert.ok(Date.now() - started >= 480, 'the silent peer was given closeTimeout')
+    assert.deepEqual(await answering.closed(), { code: 1001, reason: 'server shutting down' })
+    await withExpiry(silentClosed, 2000, 'the silent socket to be cut off')
+  })
 })
