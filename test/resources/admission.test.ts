@@ -64,19 +64,21 @@ describe('maxConnections counts every held socket', () => {
     let hooksStarted = 0
     let hooksDone = 0
     let socketsGone = 0
+    let release: () => void = () => {}
+    const authAnswers = new Promise<void>((resolve) => { release = resolve })
     const app = await buildApp({ maxConnections: 5, handshakeTimeout: 30_000, upgradeRate: false }, (app) => {
       app.wsRoute('/ws', {
-        // A slow authentication step, e.g. a call to an identity provider.
+        // A slow authentication step (a call to an identity provider) that answers only when the test ends.
         preValidation: async (request: FastifyRequest) => {
           if (request.headers['x-slow'] !== '1') return
           hooksStarted++
           request.raw.socket.once('close', () => { socketsGone++ })
-          await delay(1500)
+          await authAnswers
           hooksDone++
         }
       }, (connection) => { connection.on('message', (data) => { void connection.send(data) }) })
     })
-    t.after(() => cleanup(app))
+    t.after(() => { release(); return cleanup(app) })
     const url = await listen(app)
     const { port } = new URL(url)
     const aborted = Array.from({ length: 5 }, () => {

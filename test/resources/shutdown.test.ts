@@ -12,7 +12,7 @@ import { openPeer } from '../helpers/protocol-peer.js'
 import type { ProtocolPeer } from '../helpers/protocol-peer.js'
 
 /** Slack on top of the documented bound, for a loaded machine (two cores, several test runs). */
-const SLACK = 1500
+const SLACK = 2000
 
 interface Scene {
   app: FastifyInstance
