@@ -53,45 +53,55 @@ function isWebSocketRoute (request: FastifyRequest): boolean {
  * address until it closes.
  */
 export function createUpgradeGate (state: AdmissionState) {
-  return async function gateUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (request.ws !== true || request.is404) return
-    if (request.raw.socket == null) {
-      // fastify.injectWS: @fastify/websocket never ends an injected stream answered with HTTP
-      // (its response never finishes), so it would be held until the shutdown deadline.
-      reply.raw.once('prefinish', () => setImmediate(destroyHeld, state.held, request.raw))
+  // Callback style: the app's plain HTTP requests pass through here too and should not pay for a promise.
+  return function gateUpgrade (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+    if (request.ws !== true || request.is404) {
+      done()
+      return
     }
-    if (!isWebSocketRoute(request)) {
-      request.log.info({ url: request.url }, 'websocket upgrade refused: not a websocket route')
-      throw new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(request.routeOptions.url ?? request.url)
-    }
-    if (state.closing) throw new FRWS_ERR_SHUTTING_DOWN()
-    if (!state.proxyHintLogged && request.headers['x-forwarded-for'] !== undefined && request.ip === request.socket?.remoteAddress) {
-      // Behind a proxy without `trustProxy`, every client has the proxy's address and shares its limits.
-      state.proxyHintLogged = true
-      request.log.warn('websocket upgrades carry X-Forwarded-For but trustProxy is off: per-address limits count the proxy\'s address')
-    }
-    const address = addressKey(request.ip)
-    const rate = state.upgradeRate?.take(address)
-    if (rate !== undefined && rate.retryAfter > 0) {
-      const seconds = Math.ceil(rate.retryAfter / 1000)
-      // One warn line when an address runs dry, not one per refused request.
-      request.log[rate.firstRefusal ? 'warn' : 'debug']({ address, retryAfter: seconds }, 'websocket upgrade refused: upgrade rate exceeded')
-      reply.header('retry-after', String(seconds))
-      throw new FRWS_ERR_UPGRADE_RATE_LIMITED(seconds)
-    }
-    const { maxConnections, maxConnectionsPerAddress } = state.options
-    if (state.held.countOf(address) >= maxConnectionsPerAddress) {
-      request.log.warn({ address, maxConnectionsPerAddress }, 'websocket upgrade refused: too many connections from this address')
-      reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
-      throw new FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS(maxConnectionsPerAddress)
-    }
-    if (state.held.size > maxConnections) {
-      request.log.warn({ maxConnections }, 'websocket upgrade refused: too many connections')
-      reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
-      throw new FRWS_ERR_TOO_MANY_CONNECTIONS(maxConnections)
-    }
-    state.held.countAgainst(request.raw, address)
+    done(refusal(state, request, reply))
   }
+}
+
+/** Why this upgrade request is refused, or `undefined` when it may go on (then it counts against its address). */
+function refusal (state: AdmissionState, request: FastifyRequest, reply: FastifyReply): Error | undefined {
+  if (request.raw.socket == null) {
+    // fastify.injectWS: @fastify/websocket never ends an injected stream answered with HTTP
+    // (its response never finishes), so it would be held until the shutdown deadline.
+    reply.raw.once('prefinish', () => setImmediate(destroyHeld, state.held, request.raw))
+  }
+  if (!isWebSocketRoute(request)) {
+    request.log.info({ url: request.url }, 'websocket upgrade refused: not a websocket route')
+    return new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(request.routeOptions.url ?? request.url)
+  }
+  if (state.closing) return new FRWS_ERR_SHUTTING_DOWN()
+  if (!state.proxyHintLogged && request.headers['x-forwarded-for'] !== undefined && request.ip === request.socket?.remoteAddress) {
+    // Behind a proxy without `trustProxy`, every client has the proxy's address and shares its limits.
+    state.proxyHintLogged = true
+    request.log.warn('websocket upgrades carry X-Forwarded-For but trustProxy is off: per-address limits count the proxy\'s address')
+  }
+  const address = addressKey(request.ip)
+  const rate = state.upgradeRate?.take(address)
+  if (rate !== undefined && rate.retryAfter > 0) {
+    const seconds = Math.ceil(rate.retryAfter / 1000)
+    // One warn line when an address runs dry, not one per refused request.
+    request.log[rate.firstRefusal ? 'warn' : 'debug']({ address, retryAfter: seconds }, 'websocket upgrade refused: upgrade rate exceeded')
+    reply.header('retry-after', String(seconds))
+    return new FRWS_ERR_UPGRADE_RATE_LIMITED(seconds)
+  }
+  const { maxConnections, maxConnectionsPerAddress } = state.options
+  if (state.held.countOf(address) >= maxConnectionsPerAddress) {
+    request.log.warn({ address, maxConnectionsPerAddress }, 'websocket upgrade refused: too many connections from this address')
+    reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
+    return new FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS(maxConnectionsPerAddress)
+  }
+  if (state.held.size > maxConnections) {
+    request.log.warn({ maxConnections }, 'websocket upgrade refused: too many connections')
+    reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
+    return new FRWS_ERR_TOO_MANY_CONNECTIONS(maxConnections)
+  }
+  state.held.countAgainst(request.raw, address)
+  return undefined
 }
 
 /**
