@@ -26,7 +26,7 @@ export type WsHandler<Data extends object = Record<string, unknown>> =
 
 /**
  * The plugin's state for one Fastify instance: settings, the registry, the heartbeat manager,
- * upgrades in progress, reliable sessions and the shutdown flag. It turns upgraded sockets into
+ * the held sockets and handshake timers, the upgrade-rate buckets, reliable sessions and the shutdown flag. It turns upgraded sockets into
  * connections and runs route handlers.
  */
 export class ServerState implements ConnectionHost, AdmissionState, ReliableServer {
@@ -46,6 +46,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly sessions = new Map<string, ReliableConnection<object>>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
   closing = false
+  /** Set once the X-Forwarded-For-without-trustProxy warning was logged. */
   proxyHintLogged = false
   // A random node prefix keeps ids unique across server nodes sharing a store.
   readonly #nodeId = randomBytes(6).toString('base64url')
