@@ -11,6 +11,7 @@ import { InboundTracker } from '../protocol/inbound-tracker.js'
 import { OutboundLog } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
+import { closeWithinBound } from '../bounded-close.js'
 import {
   FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
@@ -204,7 +205,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.bindSocket(socket)
     this.#attached = true
     if (previous !== socket && previous.readyState <= 1) {
-      previous.close(CloseCode.SESSION_REPLACED, 'session resumed on another connection')
+      closeWithinBound(previous, CloseCode.SESSION_REPLACED, 'session resumed on another connection')
     }
   }
 

@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import type { ConnectionInit } from '../connection.js'
 import type { ResolvedRouteSettings } from '../options.js'
-import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
+import { closeWithinBound } from '../bounded-close.js'
+import { CloseCode, CloseReason } from '../protocol/close-codes.js'
 import { decodeFrame } from '../protocol/frames.js'
 import type { HelloFrame } from '../protocol/frames.js'
 import { encodeWelcome } from '../protocol/handshake.js'
@@ -31,10 +32,9 @@ export interface ReliableServer extends ReliableHost {
   unsuspend (connection: ReliableConnection<object>): void
 }
 
+/** Refuse the socket: a peer that ignores the close frame is terminated after REFUSED_CLOSE_TIMEOUT, not ws's 30 s. */
 function closeWith (socket: WebSocket, code: number, reason: string): void {
-  // The socket may be paused for the handshake: it must read the peer's close frame to finish.
-  if (socket.isPaused) socket.resume()
-  if (socket.readyState <= 1) socket.close(code, truncateCloseReason(reason))
+  closeWithinBound(socket, code, reason)
 }
 
 // A refused claim closes the socket; the session stays as it was for its owner.
