@@ -90,3 +90,10 @@ export const FRWS_ERR_REQUEST_FAILED = createError<[string]>(
   'The peer failed the request: %s',
   500
 )
+
+/** A reliable `send()`, `request()` or response would make a frame larger than `maxPayload`; it was not sent (PROTOCOL.md [R-SZ-2]). */
+export const FRWS_ERR_MESSAGE_TOO_BIG = createError<[number, number]>(
+  'FRWS_ERR_MESSAGE_TOO_BIG',
+  'The frame of %d bytes exceeds maxPayload (%d bytes); it was not sent',
+  500
+)

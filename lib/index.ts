@@ -12,15 +12,22 @@ import { MemorySessionStore } from './reliable/memory-session-store.js'
 import { selectSubprotocol } from './protocol/version.js'
 import './types.js'
 
-/** Prefer our reliable-mode subprotocol when offered; otherwise ws's own rule (the first one offered). */
-function chooseSubprotocol (offered: Set<string>): string | false {
-  return selectSubprotocol(offered) || (offered.values().next().value ?? false)
+/**
+ * The subprotocol answer of an upgrade. On a reliable route: the newest `frws.v<N>` the server
+ * speaks among those offered, or none (PROTOCOL.md [R-TR-2]); never a name it does not speak. On a
+ * plain route: ws's own rule (the first one offered), which the application's protocol may rely on.
+ */
+function subprotocolChooser (state: ServerState): (offered: Set<string>, request: IncomingMessage) => string | false {
+  return (offered, request) => state.reliableUpgrades.has(request)
+    ? selectSubprotocol(offered)
+    : (offered.values().next().value ?? false)
 }
 
 async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
   const settings = resolveOptions(options)
   const ownStore = settings.sessionStore === undefined ? new MemorySessionStore() : undefined
   const state = new ServerState(settings, settings.sessionStore ?? (ownStore as MemorySessionStore), fastify.log)
+  const chooseSubprotocol = subprotocolChooser(state)
 
   if (fastify.hasDecorator('websocketServer')) {
     // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { WsConnection } from './connection.js'
@@ -37,6 +38,8 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly upgrades: UpgradeTracker
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
+  /** Upgrade requests of reliable routes, marked by their route hook so the subprotocol choice can tell them apart. */
+  readonly reliableUpgrades = new WeakSet<IncomingMessage>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
   closing = false
   // A random node prefix keeps ids unique across server nodes sharing a store.

@@ -12,7 +12,7 @@ import { OutboundLog } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
 import {
-  FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SEND_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SEND_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
@@ -33,6 +33,8 @@ export interface RequestOptions {
 /** What the reliable connection needs from the plugin beyond a plain connection's host. */
 export interface ReliableHost {
   readonly store: SessionStore
+  /** Largest frame either side may send, in bytes, header included (the welcome's `maxPayload`). */
+  readonly maxPayload: number
   /** True once `fastify.close()` began. */
   readonly closing: boolean
   /** The session ended on this node (expired, closed, overflowed, moved): forget it. */
@@ -50,7 +52,7 @@ interface PendingRequest {
 /** Close codes after which the session cannot continue (docs/PROTOCOL.md, "Session lifetime"). */
 const SESSION_ENDING_CODES = new Set<number>([
   CloseCode.NORMAL, CloseCode.BAD_MESSAGE, CloseCode.INVALID_PAYLOAD, CloseCode.MESSAGE_TOO_BIG,
-  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA
+  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA, CloseCode.UNSUPPORTED_VERSION
 ])
 
 function noop (): void {}
@@ -251,6 +253,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       this.endSession(code, reason ?? '', cause)
       return
     }
+    // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it as maybe lost.
+    if (this.socket.readyState === 1) this.#acks.flush()
     super.closeWithCause(code, reason, cause)
   }
 
@@ -304,8 +308,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     // A socket that was already closing when the server began to shut down ends with the shutdown.
     const cause = this.#reliableHost.closing ? 'shutdown' : local.cause ?? 'client'
     const sentCode = local.code
-    const ends = cause === 'shutdown' || cause === 'replaced' ||
-      (sentCode !== undefined ? SESSION_ENDING_CODES.has(sentCode) : code === CloseCode.NORMAL)
+    // The same codes end the session whichever side closes with them ([R-LT-2]).
+    const ends = cause === 'shutdown' || cause === 'replaced' || SESSION_ENDING_CODES.has(sentCode ?? code)
     if (ends) {
       this.endSession(reportedCloseCode(code, cause, sentCode), reason, cause)
       return
@@ -420,6 +424,15 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const seq = this.#outbound.nextSeq
     const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafe)
     const size = frameBytes(frame)
+    const maxPayload = this.#reliableHost.maxPayload
+    if (size > maxPayload) {
+      const error = new FRWS_ERR_MESSAGE_TOO_BIG(size, maxPayload)
+      this.log.warn({ sessionId: this.sessionId, size, maxPayload }, 'reliable frame over maxPayload not sent')
+      // A request is still answered ([R-SZ-2]): with an error response saying why, instead of the oversized response.
+      if (type !== 'R') return rejected(error)
+      void this.#sendSequenced('E', ref, `response of ${size} bytes exceeds maxPayload ${maxPayload}`, undefined)
+      return rejected(error)
+    }
     if (!this.#outbound.fits(size)) {
       const error = new FRWS_ERR_SESSION_ENDED(this.sessionId, 'overflow')
       this.log.warn({ sessionId: this.sessionId, unacked: this.#outbound.count, bytes: this.#outbound.bytes }, 'reliable session buffer overflow')
