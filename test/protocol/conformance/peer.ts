@@ -12,6 +12,7 @@ import type { ResumePosition, Welcome } from '../../../lib/protocol/handshake.js
 import { encodeHello } from '../../../lib/protocol/handshake.js'
 import { PROTOCOL_VERSION, subprotocolFor } from '../../../lib/protocol/version.js'
 import { startReliable } from '../../helpers/protocol-peer.js'
+import type { CloseResult } from '../../helpers/server.js'
 import type { PeerOptions, ProtocolPeer, ServerSide } from '../../helpers/protocol-peer.js'
 
 export { payloadOf } from '../../helpers/protocol-peer.js'
@@ -83,4 +84,13 @@ export async function nextSequenced (peer: ProtocolPeer, type: 'D' | 'Q' | 'R' |
 export async function nextAck (peer: ProtocolPeer, ms?: number): Promise<number> {
   const entry = await peer.nextOfType('A', ms)
   return (entry.frame as { seq: number }).seq
+}
+
+/** Try to resume `previous` from `delivered` where the server must refuse: the close it got, after checking no frame came. */
+export async function refusedResume (server: ServerSide, previous: Session, delivered: number, options?: PeerOptions): Promise<CloseResult> {
+  const peer = await server.peer(options)
+  peer.sendRaw(helloText(positionOf(previous, delivered)))
+  const closed = await peer.closed()
+  if (peer.received.length > 0) throw new Error(`expected a refusal, got ${String(peer.received[0].raw)}`)
+  return closed
 }
