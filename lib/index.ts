@@ -9,17 +9,17 @@ import { resolveOptions } from './options.js'
 import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
 import { MemorySessionStore } from './reliable/memory-session-store.js'
-import { selectSubprotocol } from './protocol/version.js'
+import { answerSubprotocol } from './protocol/version.js'
 import './types.js'
 
 /**
- * The subprotocol answer of an upgrade. On a reliable route: the newest `frws.v<N>` the server
- * speaks among those offered, or none (PROTOCOL.md [R-TR-2]); never a name it does not speak. On a
- * plain route: ws's own rule (the first one offered), which the application's protocol may rely on.
+ * The subprotocol answer of an upgrade. On a reliable route: `answerSubprotocol` (PROTOCOL.md
+ * [R-TR-2]); never a name that is not `frws.v<N>`. On a plain route: ws's own rule (the first one
+ * offered), which the application's protocol may rely on.
  */
 function subprotocolChooser (state: ServerState): (offered: Set<string>, request: IncomingMessage) => string | false {
   return (offered, request) => state.reliableUpgrades.has(request)
-    ? selectSubprotocol(offered)
+    ? answerSubprotocol(offered)
     : (offered.values().next().value ?? false)
 }
 

@@ -1,6 +1,7 @@
 // Conformance: docs/PROTOCOL.md "hello", "welcome" and "Handshake and resume" (server side), over raw frames.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import type { Welcome } from '../../../lib/protocol/handshake.js'
 import { SUPPORTED_VERSIONS } from '../../../lib/protocol/version.js'
 import { helloText, nextAck, openSession, positionOf, readWelcome, resumeSession, startServer, VERSION } from './peer.js'
 
@@ -162,7 +163,7 @@ describe('Handshake', () => {
       maxUnackedBytes: 50_000,
       sessionTimeout: 5000
     })
-    const again = await resumeSession(server, { peer, welcome: { ...(body as never) } }, 0)
+    const again = await resumeSession(server, { peer, welcome: body as unknown as Welcome }, 0)
     assert.equal(again.welcome.resumed, true)
     assert.equal(again.welcome.sessionId, body.sessionId)
   })
