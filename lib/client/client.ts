@@ -41,7 +41,7 @@ interface VisibilitySource {
 
 function noop (): void {}
 
-/** True when `frame` is over `maxPayload` bytes ([R-SZ-3]); the UTF-8 length is computed only when it could matter. */
+/** True when `frame` is over `maxPayload` bytes ([R-CL-9]); the UTF-8 length is computed only when it could matter. */
 function exceeds (frame: Payload, maxPayload: number): boolean {
   if (typeof frame !== 'string') return frame.byteLength > maxPayload
   return frame.length > maxPayload || (frame.length * 3 > maxPayload && frameSize(frame) > maxPayload)
@@ -357,7 +357,7 @@ export class ReliableClient {
       case 'E':
         this.session.checkRef(frame.ref)
         if (inbound.accept(frame.seq) !== 'deliver') return
-        // The server answered only after delivering the request, in order: the answer acks it ([R-AK-6]).
+        // The server answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
         this.session.ack(frame.ref)
         this.session.settleResponse(frame.ref, frame.payload, frame.type === 'E')
         break

@@ -411,7 +411,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (frame.ref > this.#outbound.lastSeq) {
       throw new ProtocolError(CloseCode.BAD_MESSAGE, `response to request ${frame.ref} that was never sent`)
     }
-    // The client answered only after delivering the request, in order: the answer acks it ([R-AK-6]).
+    // The client answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
     if (this.#outbound.ack(frame.ref) > 0) this.#writer.acked(frame.ref)
     const pending = this.#requests.get(frame.ref)
     if (pending === undefined) return

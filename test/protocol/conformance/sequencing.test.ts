@@ -124,4 +124,19 @@ describe('Acknowledgements', () => {
     assert.equal(closed.code, 1001)
     assert.equal(peer.received.at(-1)?.raw, 'A3', 'the last frame before the 1001 acks everything delivered')
   })
+
+  test('[R-AK-5] an answer to a request acknowledges the request and everything before it', async (t) => {
+    const server = await startServer()
+    t.after(() => server.stop())
+    const { peer } = await openSession(server)
+    const connection = server.connections[0]
+    const before = connection.send('before')
+    const asked = connection.request('question')
+    assert.equal(await nextSequenced(peer, 'D'), '1:before')
+    assert.equal(await nextSequenced(peer, 'Q'), '2:question')
+    peer.sendResponse(1, 2, 'answer')
+    assert.equal(await asked, 'answer')
+    await before
+    assert.equal(connection.unackedCount, 0, 'no ack frame was needed')
+  })
 })

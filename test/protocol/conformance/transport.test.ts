@@ -23,7 +23,7 @@ describe('Transport', () => {
     assert.equal(back.welcome.resumed, true)
   })
 
-  test('[R-TR-2] the server selects the newest frws.v<N> it speaks among those offered, else the newest frws.v<N> offered, never another name, and never refuses the upgrade over it', async (t) => {
+  test('[R-TR-2] the server selects the newest frws.vN it speaks among those offered, else the newest frws.vN offered, never another name, and never refuses the upgrade over it', async (t) => {
     const server = await startServer()
     t.after(() => server.stop())
     const newest = Math.max(...SUPPORTED_VERSIONS)
@@ -50,7 +50,7 @@ describe('Transport', () => {
     assert.match(plain.head, /^sec-websocket-protocol: foo\r?$/im)
   })
 
-  test('[R-TR-3] on a connection that selected frws.v<N>, a hello with another version closes with 4426', async (t) => {
+  test('[R-TR-3] on a connection that selected frws.vN, a hello with another version closes with 4426', async (t) => {
     const server = await startServer()
     t.after(() => server.stop())
     const unspoken = `frws.v${Math.max(...SUPPORTED_VERSIONS) + 1}`
