@@ -214,12 +214,17 @@ describe('Client', () => {
     conn.send(String(ping).replace('ping', 'pong'))
     const again = await conn.nextRaw()
     assert.match(String(again), /^frws:ping/, 'the pong proved life; silence again, another ping')
+    // Only WebSocket-level pings from now on, and the server stops reading: the close is never answered.
+    conn.socket.pause()
     const keepAlive = setInterval(() => conn.socket.ping(), 10)
     t.after(() => clearInterval(keepAlive))
     const [closeEvent] = await nextEvent(c, 'close')
     clearInterval(keepAlive)
     assert.equal(closeEvent.code, 4408)
     assert.equal(closeEvent.willReconnect, true)
+    const next = await peer.nextConnection()
+    assert.equal((await next.next()).type, 'H', 'reconnected without waiting for the close handshake')
+    conn.terminate()
   })
 
   test('[R-CL-8] with pingInterval 0 the client never pings', async (t) => {
