@@ -111,3 +111,10 @@ export const FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE = createError<[string]>(
   'Route %s does not accept WebSocket upgrades',
   400
 )
+
+/** A reliable `send()`, `request()` or response would make a frame larger than `maxPayload`; it was not sent (PROTOCOL.md [R-SZ-2]). */
+export const FRWS_ERR_MESSAGE_TOO_BIG = createError<[number, number]>(
+  'FRWS_ERR_MESSAGE_TOO_BIG',
+  'The frame of %d bytes exceeds maxPayload (%d bytes); it was not sent',
+  500
+)

@@ -67,7 +67,11 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
       method: 'GET',
       url,
       websocket: true,
-      onRequest: [createAdmissionHook(state, settings), ...asArray(options.onRequest)],
+      onRequest: [
+        createAdmissionHook(state, settings),
+        ...(reliable === undefined ? [] : [async (request: FastifyRequest) => { state.reliableUpgrades.add(request.raw) }]),
+        ...asArray(options.onRequest)
+      ],
       onResponse: [
         // An upgrade answered with an HTTP error (401 from an auth hook, say) no longer counts as pending.
         async (request: FastifyRequest) => state.upgrades.settle(request.raw),

@@ -4,7 +4,7 @@
  */
 import { encodePong } from '../protocol/app-ping.js'
 import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
-import { decodeFrame, type Frame, type Payload } from '../protocol/frames.js'
+import { decodeFrame, frameSize, type Frame, type Payload } from '../protocol/frames.js'
 import { encodeHello } from '../protocol/handshake.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/version.js'
@@ -40,6 +40,12 @@ interface VisibilitySource {
 }
 
 function noop (): void {}
+
+/** True when `frame` is over `maxPayload` bytes ([R-CL-9]); the UTF-8 length is computed only when it could matter. */
+function exceeds (frame: Payload, maxPayload: number): boolean {
+  if (typeof frame !== 'string') return frame.byteLength > maxPayload
+  return frame.length > maxPayload || (frame.length * 3 > maxPayload && frameSize(frame) > maxPayload)
+}
 
 function messageOf (error: unknown): string {
   return error instanceof Error ? error.message : String(error)
@@ -298,6 +304,9 @@ export class ReliableClient {
     try {
       const frame = toPayload(data)
       if (frame === undefined) throw new ProtocolError(CloseCode.BAD_MESSAGE, 'message data is neither text nor an ArrayBuffer')
+      if (exceeds(frame, this.maxPayload)) {
+        throw new ProtocolError(CloseCode.BAD_MESSAGE, `a frame of ${frameSize(frame)} bytes exceeds maxPayload (${this.maxPayload})`)
+      }
       const decoded = decodeFrame(frame, { sender: 'server' })
       if (conn.welcomed) this.handleFrame(conn, decoded)
       else this.handleWelcome(conn, decoded)
@@ -350,6 +359,8 @@ export class ReliableClient {
       case 'E':
         this.session.checkRef(frame.ref)
         if (inbound.accept(frame.seq) !== 'deliver') return
+        // The server answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
+        this.session.ack(frame.ref)
         this.session.settleResponse(frame.ref, frame.payload, frame.type === 'E')
         break
       case 'A':

@@ -6,10 +6,12 @@
  * This module must stay free of Node-only imports: the browser client bundles it.
  */
 import { CloseCode } from './close-codes.js'
+// A cycle with frames.ts, used only at call time: frames.ts decodes hello/welcome with this module.
+import { utf8Length } from './frames.js'
 import { ProtocolError } from './protocol-error.js'
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './version.js'
 
-/** Longest hello or welcome frame, in characters; a longer one closes the connection with 1009. */
+/** Longest hello or welcome frame, in bytes of UTF-8 (type letter included); a longer one closes the connection with 1009 ([R-HS-4]). */
 export const MAX_HANDSHAKE_FRAME_LENGTH = 4096
 
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
@@ -95,8 +97,8 @@ function bad (message: string): ProtocolError {
 }
 
 function parseObject (text: string, name: string): Record<string, unknown> {
-  if (text.length > MAX_HANDSHAKE_FRAME_LENGTH) {
-    throw new ProtocolError(CloseCode.MESSAGE_TOO_BIG, `${name} frame exceeds ${MAX_HANDSHAKE_FRAME_LENGTH} characters`)
+  if (text.length > MAX_HANDSHAKE_FRAME_LENGTH || utf8Length(text) > MAX_HANDSHAKE_FRAME_LENGTH) {
+    throw new ProtocolError(CloseCode.MESSAGE_TOO_BIG, `${name} frame exceeds ${MAX_HANDSHAKE_FRAME_LENGTH} bytes`)
   }
   let value: unknown
   try {

@@ -56,3 +56,22 @@ export function selectSubprotocol (offered: Iterable<string>): string | false {
 export function isSupportedVersion (version: number): boolean {
   return SUPPORTED_VERSIONS.includes(version)
 }
+
+/**
+ * The subprotocol a reliable route answers with (docs/PROTOCOL.md [R-TR-2]): the newest
+ * `frws.v<N>` the server speaks among those offered; when the client offered only versions the
+ * server does not speak, the newest of those, so that the upgrade completes and the hello is
+ * answered with 4426 and the supported versions (a client that offered subprotocols and got none
+ * back fails the handshake, browsers and `ws` alike, and would only see a 1006); `false` when no
+ * `frws.v<N>` was offered. A name of another form is never selected.
+ */
+export function answerSubprotocol (offered: Iterable<string>): string | false {
+  const spoken = selectSubprotocol(offered)
+  if (spoken !== false) return spoken
+  let newest: number | undefined
+  for (const name of offered) {
+    const version = versionOfSubprotocol(name)
+    if (version !== undefined && (newest === undefined || version > newest)) newest = version
+  }
+  return newest === undefined ? false : subprotocolFor(newest)
+}

@@ -13,14 +13,14 @@ import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
 import { closeWithinBound } from '../bounded-close.js'
 import {
-  FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
 import { SessionWriter } from './session-writer.js'
 import { sessionTag } from './session-tag.js'
 import { noop, rejected, withTimeout } from './send-promises.js'
-import { SessionShare, frameHeldBytes, sessionBytes } from './session-budget.js'
+import { SessionShare, frameHeldBytes, sessionBytes, wireBytes } from './session-budget.js'
 import type { SessionBudget } from './session-budget.js'
 
 /** Options of a reliable `send()`. */
@@ -38,6 +38,8 @@ export interface RequestOptions {
 /** What the reliable connection needs from the plugin beyond a plain connection's host. */
 export interface ReliableHost {
   readonly store: SessionStore
+  /** Largest frame either side may send, in bytes, header included (the welcome's `maxPayload`). */
+  readonly maxPayload: number
   /** True once `fastify.close()` began. */
   readonly closing: boolean
   /** The session ended on this node (expired, closed, overflowed, moved): forget it. */
@@ -62,7 +64,7 @@ interface PendingRequest {
 /** Close codes after which the session cannot continue (docs/PROTOCOL.md, "Session lifetime"). */
 const SESSION_ENDING_CODES = new Set<number>([
   CloseCode.NORMAL, CloseCode.BAD_MESSAGE, CloseCode.INVALID_PAYLOAD, CloseCode.MESSAGE_TOO_BIG,
-  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA, CloseCode.SESSION_SHED
+  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA, CloseCode.UNSUPPORTED_VERSION, CloseCode.SESSION_SHED
 ])
 
 function toPayload (data: WsOutgoing): Payload {
@@ -291,6 +293,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       this.endSession(code, reason ?? '', cause)
       return
     }
+    // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it as maybe lost.
+    if (this.socket.readyState === 1) this.#acks.flush()
     super.closeWithCause(code, reason, cause)
   }
 
@@ -347,8 +351,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     // A socket that was already closing when the server began to shut down ends with the shutdown.
     const cause = this.#reliableHost.closing ? 'shutdown' : local.cause ?? 'client'
     const sentCode = local.code
-    const ends = cause === 'shutdown' || cause === 'replaced' ||
-      (sentCode !== undefined ? SESSION_ENDING_CODES.has(sentCode) : code === CloseCode.NORMAL)
+    // The same codes end the session whichever side closes with them ([R-LT-2]).
+    const ends = cause === 'shutdown' || cause === 'replaced' || SESSION_ENDING_CODES.has(sentCode ?? code)
     if (ends) {
       this.endSession(reportedCloseCode(code, cause, sentCode), reason, cause)
       return
@@ -458,6 +462,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (frame.ref > this.#outbound.lastSeq) {
       throw new ProtocolError(CloseCode.BAD_MESSAGE, `response to request ${frame.ref} that was never sent`)
     }
+    // The client answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
+    if (this.#outbound.ack(frame.ref) > 0) this.#writer.acked(frame.ref)
     const pending = this.#requests.get(frame.ref)
     if (pending === undefined) return
     this.#requests.delete(frame.ref)
@@ -473,7 +479,17 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
     // message under the cover of a few bytes charged to the session budget.
     const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
-    const size = frameHeldBytes(frame)
+    const wireSize = wireBytes(frame)
+    const maxPayload = this.#reliableHost.maxPayload
+    if (wireSize > maxPayload) {
+      const error = new FRWS_ERR_MESSAGE_TOO_BIG(wireSize, maxPayload)
+      this.log.warn({ session: this.sessionTag, size: wireSize, maxPayload }, 'reliable frame over maxPayload not sent')
+      // A request is still answered ([R-SZ-2]): with an error response saying why, instead of the oversized response.
+      if (type !== 'R') return rejected(error)
+      void this.#sendSequenced('E', ref, `response of ${wireSize} bytes exceeds maxPayload ${maxPayload}`, undefined)
+      return rejected(error)
+    }
+    const size = frameHeldBytes(frame, wireSize)
     const held = sessionBytes(this.#outbound.count + 1, this.#outbound.bytes + size)
     const fits = this.#outbound.fits(size)
     if (!fits || held > this.#reliableHost.budget.maxSessionBytes) {

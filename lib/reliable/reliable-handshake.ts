@@ -7,15 +7,16 @@ import { CloseCode, CloseReason } from '../protocol/close-codes.js'
 import { decodeFrame } from '../protocol/frames.js'
 import type { HelloFrame } from '../protocol/frames.js'
 import { encodeWelcome } from '../protocol/handshake.js'
+import { SUPPORTED_VERSIONS, versionOfSubprotocol } from '../protocol/version.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { ReliableConnection } from './reliable-connection.js'
 import type { ReliableHost } from './reliable-connection.js'
 import type { ResolvedReliable } from './reliable-options.js'
-import { hashResumeToken, issueResumeToken } from './resume-token.js'
+import { decideResume, localSession } from './resume-decision.js'
+import { issueResumeToken } from './resume-token.js'
 import { routeIdentity } from './route-identity.js'
 import { SESSION_OVERHEAD } from './session-budget.js'
-import type { ClaimResult, SessionState } from './session-store.js'
-import { sessionTag } from './session-tag.js'
+import type { SessionState } from './session-store.js'
 import type { WsHandler } from '../server-state.js'
 
 /** What the handshake needs from the plugin's state. */
@@ -33,22 +34,17 @@ export interface ReliableServer extends ReliableHost {
 }
 
 /** Refuse the socket: a peer that ignores the close frame is terminated after REFUSED_CLOSE_TIMEOUT, not ws's 30 s. */
-function closeWith (socket: WebSocket, code: number, reason: string): void {
-  closeWithinBound(socket, code, reason)
-}
+const closeWith = closeWithinBound
 
-// A refused claim closes the socket; the session stays as it was for its owner.
-const REFUSALS: Partial<Record<ClaimResult['status'], { code: number, reason: string }>> = {
-  'token-mismatch': { code: CloseCode.RESUME_REFUSED, reason: 'resume refused: wrong or superseded resume token' },
-  'wrong-route': { code: CloseCode.WRONG_ROUTE, reason: 'session belongs to another route' },
-  forbidden: { code: CloseCode.UNAUTHORIZED, reason: 'session belongs to another principal' }
-}
+/** A frame that arrived after the hello, before the session was bound to the socket. */
+type PipelinedFrame = [data: RawData, isBinary: boolean]
 
 /**
  * Run the reliable-mode handshake on a freshly upgraded socket (docs/PROTOCOL.md, "Handshake and
  * resume"): wait for the hello within `handshakeTimeout`, create or claim the session (checking
  * its resume token, route and principal), answer with the welcome and a new resume token, replay
- * what the client lacks, then hand over to the connection.
+ * what the client lacks, then hand over to the connection. Frames the client pipelined after its
+ * hello are kept and processed in order right after the welcome ([R-HS-6]).
  */
 export function acceptReliable (
   server: ReliableServer, socket: WebSocket, request: FastifyRequest,
@@ -59,23 +55,35 @@ export function acceptReliable (
   const timer = setTimeout(closeWith, settings.handshakeTimeout, socket, CloseCode.HANDSHAKE_TIMEOUT, 'handshake timeout')
   timer.unref()
   const onClose = (): void => clearTimeout(timer)
-  socket.on('error', onError)
-  socket.once('close', onClose)
-  socket.once('message', (data: RawData, isBinary: boolean) => {
+  let pipelined: PipelinedFrame[] | undefined
+  const onMessage = (data: RawData, isBinary: boolean): void => {
+    if (pipelined !== undefined) {
+      // Frames of the same TCP chunk still arrive after pause(): keep them, never drop them.
+      pipelined.push([data, isBinary])
+      return
+    }
+    pipelined = []
     clearTimeout(timer)
-    // The client sends nothing before the welcome; hold anything that comes until the session is bound.
+    // Hold further reads until the session is bound; what was already read waits in `pipelined`.
     socket.pause()
-    completeHandshake(server, socket, request, settings, reliable, handler, data, isBinary)
+    completeHandshake(server, socket, request, settings, reliable, handler, data, isBinary, () => {
+      socket.removeListener('message', onMessage)
+      return pipelined ?? []
+    })
       .catch((error: unknown) => {
         request.log.error({ err: error }, 'reliable handshake failed')
         closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error')
       })
       .finally(() => {
+        socket.removeListener('message', onMessage)
         socket.removeListener('close', onClose)
         socket.removeListener('error', onError)
         if (socket.listenerCount('error') === 0) socket.on('error', onError)
       })
-  })
+  }
+  socket.on('error', onError)
+  socket.once('close', onClose)
+  socket.on('message', onMessage)
 }
 
 function parseHelloFrame (data: RawData, isBinary: boolean): HelloFrame {
@@ -85,14 +93,24 @@ function parseHelloFrame (data: RawData, isBinary: boolean): HelloFrame {
   return frame
 }
 
+/** The version check of [R-TR-3]: a connection that selected `frws.v<N>` must say hello with version N. */
+function subprotocolMismatch (socket: WebSocket, version: number): ProtocolError | undefined {
+  const selected = versionOfSubprotocol(socket.protocol)
+  if (selected === undefined || selected === version) return undefined
+  return new ProtocolError(CloseCode.UNSUPPORTED_VERSION,
+    `hello version ${version} does not match the subprotocol ${socket.protocol} (supported: ${SUPPORTED_VERSIONS.join(', ')})`)
+}
+
 async function completeHandshake (
   server: ReliableServer, socket: WebSocket, request: FastifyRequest,
   settings: ResolvedRouteSettings, reliable: ResolvedReliable, handler: WsHandler<object>,
-  data: RawData, isBinary: boolean
+  data: RawData, isBinary: boolean, takePipelined: () => PipelinedFrame[]
 ): Promise<void> {
   let hello: HelloFrame
   try {
     hello = parseHelloFrame(data, isBinary)
+    const mismatch = subprotocolMismatch(socket, hello.version)
+    if (mismatch !== undefined) throw mismatch
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error
     request.log.info({ err: error }, 'reliable handshake refused')
@@ -105,50 +123,22 @@ async function completeHandshake (
   const ownerId = server.nextId()
   let state: SessionState | undefined
   let clientDelivered = 0
-  let local: ReliableConnection<object> | undefined
 
   const route = routeIdentity(request)
   // Every welcome hands out a new token; the store keeps only its hash.
   const issued = issueResumeToken()
 
   if (hello.resume !== undefined) {
-    const claim = await store.claim({
-      sessionId: hello.resume.sessionId,
-      epoch: hello.resume.epoch,
-      tokenHash: hashResumeToken(hello.resume.token),
-      route,
-      principal,
-      ownerId,
-      nextTokenHash: issued.hash
+    const outcome = await decideResume(store, server.sessions, request, {
+      resume: hello.resume, route, principal, ownerId, nextTokenHash: issued.hash, sessionTimeout: reliable.sessionTimeout
     })
-    const refusal = REFUSALS[claim.status]
-    if (refusal !== undefined) {
-      request.log.warn({ session: sessionTag(hello.resume.sessionId), closeCode: refusal.code }, refusal.reason)
-      closeWith(socket, refusal.code, refusal.reason)
+    if (outcome.kind === 'refuse') {
+      closeWith(socket, outcome.code, outcome.reason)
       return
     }
-    if (claim.status === 'claimed') {
-      local = server.sessions.get(claim.state.sessionId)
-      if (local?.isEnded === true) local = undefined
-      const position = local?.outboundState ?? { acked: claim.state.serverAcked, lastSeq: claim.state.serverSeq }
-      const delivered = hello.resume.delivered
-      if (delivered < position.acked) {
-        // The client claims less than it already acknowledged: it broke the rules (PROTOCOL.md, handshake step 5).
-        local?.endSession(CloseCode.BAD_MESSAGE, 'resume position behind its own ack', 'error')
-        await store.delete(claim.state.sessionId, ownerId)
-        closeWith(socket, CloseCode.BAD_MESSAGE, `resume position ${delivered} is behind the acknowledged ${position.acked}`)
-        return
-      }
-      if (delivered > position.lastSeq) {
-        // Beyond what was sent: this side lost state. The session cannot continue exactly; start afresh and say so.
-        request.log.warn({ session: sessionTag(claim.state.sessionId), delivered, ...position }, 'resume position beyond the session; starting a new one')
-        local?.endSession(CloseCode.SESSION_REPLACED, 'session reset', 'replaced')
-        local = undefined
-        await store.delete(claim.state.sessionId, ownerId)
-      } else {
-        state = claim.state
-        clientDelivered = delivered
-      }
+    if (outcome.kind === 'claimed') {
+      state = outcome.state
+      clientDelivered = outcome.delivered
     }
   }
   if (socket.readyState !== 1) {
@@ -157,6 +147,7 @@ async function completeHandshake (
   }
   const resumed = state !== undefined
   state ??= await store.create({ route, principal, ownerId, tokenHash: issued.hash })
+  const local = resumed ? localSession(server.sessions, state.sessionId) : undefined
   // Checked after the last await, so the new connection charges its record before any other
   // handshake can take the room.
   if (local === undefined && !server.reclaim(SESSION_OVERHEAD)) {
@@ -185,15 +176,18 @@ async function completeHandshake (
     sessionTimeout: reliable.sessionTimeout
   })
 
+  // From here the connection reads the socket; what came after the hello is processed first, in order.
+  const pipelined = takePipelined()
   if (local !== undefined) {
     // The session lives on this node: move it to the new socket; the handler does not run again.
     server.unsuspend(local)
     local.resumeOn(socket, ownerId)
     socket.send(welcome(local.delivered))
     local.startStreaming(clientDelivered)
-    socket.resume()
     local.log.debug({ session: local.sessionTag }, 'reliable session resumed')
     local.emit('resume')
+    for (const [frame, binary] of pipelined) local.receive(frame, binary)
+    socket.resume()
     return
   }
 
@@ -204,5 +198,6 @@ async function completeHandshake (
   socket.send(welcome(state.clientDelivered))
   connection.startStreaming(clientDelivered)
   server.start(connection, request, handler)
+  for (const [frame, binary] of pipelined) connection.receive(frame, binary)
   socket.resume()
 }

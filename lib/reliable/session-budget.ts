@@ -39,10 +39,14 @@ export function sessionBytes (messages: number, frameBytes: number): number {
  * budget: its length for bytes and ASCII text; V8 may keep other text in UTF-16, so it is counted
  * at two bytes per UTF-16 unit, or its UTF-8 size when that is larger.
  */
-export function frameHeldBytes (frame: Payload): number {
+export function frameHeldBytes (frame: Payload, utf8Bytes: number = wireBytes(frame)): number {
   if (typeof frame !== 'string') return frame.byteLength
-  const utf8 = Buffer.byteLength(frame)
-  return utf8 === frame.length ? utf8 : Math.max(utf8, 2 * frame.length)
+  return utf8Bytes === frame.length ? utf8Bytes : Math.max(utf8Bytes, 2 * frame.length)
+}
+
+/** The size of a frame on the wire: its bytes, or the UTF-8 length of its text. */
+export function wireBytes (frame: Payload): number {
+  return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
 }
 
 /**
