@@ -2,8 +2,12 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
-import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
+import { FRWS_ERR_CONNECTION_CLOSED, FRWS_ERR_SLOW_CONSUMER } from './errors.js'
 import { batchWrites, transportOf } from './write-batcher.js'
+import type { Duplex } from 'node:stream'
+import { DrainWaiter } from './limits/drain-waiter.js'
+import type { ConnectionLimits } from './limits/limit-options.js'
+import { RateLimiter } from './limits/rate-limiter.js'
 import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
@@ -81,10 +85,19 @@ export interface ConnectionInit {
   heartbeat: HeartbeatSettings
   /** Answer app-level pings (`frws:ping`) on this plain route instead of delivering them. */
   appPing: boolean
+  /** The route's backpressure and rate limits (one object per route). */
+  limits: ConnectionLimits
 }
 
-/** Above this many messages waiting for a listener, the socket stops reading (backpressure). */
-const PENDING_PAUSE_THRESHOLD = 256
+/** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
+export const PENDING_PAUSE_THRESHOLD = 256
+
+/**
+ * After a 4420 or 4429 close frame, how long the peer has to complete the close handshake before
+ * its socket is terminated, in ms. A slow consumer by definition does not read its close frame
+ * (it sits behind the buffered data), and a flooding peer should not hold the socket for ws's 30 s.
+ */
+export const CUT_GRACE_PERIOD = 1000
 
 const RESOLVED: Promise<void> = Promise.resolve()
 /** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
@@ -132,6 +145,9 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   #closeCause: CloseCause | undefined
   #localCloseCode: number | undefined
   #closed = false
+  readonly #limits: ConnectionLimits
+  readonly #rateLimiter: RateLimiter | undefined
+  #drain: DrainWaiter | undefined
 
   constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
@@ -143,6 +159,8 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     this.host = init.host
     this.#heartbeatSettings = init.heartbeat
     this.#appPing = init.appPing
+    this.#limits = init.limits
+    this.#rateLimiter = init.limits.rateLimit === false ? undefined : new RateLimiter(init.limits.rateLimit)
     this.#socket = socket
     this.bindSocket(socket)
     ;(this as EventEmitter).on('newListener', onNewListener)
@@ -241,16 +259,84 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   }
 
   /**
-   * Send a message: strings as text frames, bytes as binary frames. The promise resolves once the
-   * message is handed to the socket and rejects with FRWS_ERR_CONNECTION_CLOSED when the connection
-   * is no longer open. Ignoring the promise is safe: a rejection is never unhandled.
+   * Send a message: strings as text frames, bytes as binary frames. The message is handed to the
+   * socket at once. The promise says when to send more: it resolves at once while the socket's
+   * outbound buffer is below its high-water mark (16 KiB), and otherwise once the buffer has
+   * drained into the kernel. It does not mean the client received the message. It rejects with
+   * FRWS_ERR_CONNECTION_CLOSED when the connection is not open or closes first, and with
+   * FRWS_ERR_SLOW_CONSUMER when the buffer passes `maxBufferedBytes` or does not drain within
+   * `drainTimeout` (the connection is then closed with 4420). Ignoring the promise is safe: a
+   * rejection is never unhandled, and a sender that ignores it cannot buffer past the cap.
    */
   send (data: WsOutgoing): Promise<void> {
     const socket = this.#socket
     if (socket.readyState !== 1) return closedRejection(this.id)
     batchWrites(socket)
+    const before = socket.bufferedAmount
     socket.send(data)
-    return RESOLVED
+    if (this.checkBuffered(before)) return rejection(new FRWS_ERR_SLOW_CONSUMER(this.id))
+    const transport = transportOf(socket)
+    if (transport === undefined || !transport.writableNeedDrain) return RESOLVED
+    return this.#waitForDrain(transport)
+  }
+
+  #waitForDrain (transport: Duplex): Promise<void> {
+    let waiter = this.#drain
+    if (waiter === undefined) {
+      const created: DrainWaiter = new DrainWaiter(transport, this.#limits.drainTimeout, (drained) => {
+        if (this.#drain === created) this.#drain = undefined
+        if (!drained) this.cutSlowConsumer('drain timeout')
+      })
+      waiter = this.#drain = created
+    }
+    return waiter.promise
+  }
+
+  /**
+   * @internal Call after writing to the current socket, with its `bufferedAmount` before the
+   * write. A buffer that was in use and is now above `maxBufferedBytes` cuts the connection with
+   * 4420 (an empty buffer accepts one message of any size).
+   * @returns true when the connection was cut
+   */
+  protected checkBuffered (before: number): boolean {
+    const after = this.#socket.bufferedAmount
+    if (after <= this.#limits.maxBufferedBytes || before === 0) return false
+    this.cutSlowConsumer('buffer full', after)
+    return true
+  }
+
+  /** @internal The peer does not read: log, close with 4420 and terminate after the grace period. */
+  protected cutSlowConsumer (why: 'buffer full' | 'drain timeout', bufferedBytes = this.#socket.bufferedAmount): void {
+    if (this.#socket.readyState !== 1) return
+    this.log.warn({
+      connectionId: this.id, why, bufferedBytes, maxBufferedBytes: this.#limits.maxBufferedBytes, drainTimeout: this.#limits.drainTimeout
+    }, 'websocket slow consumer cut')
+    this.cut(CloseCode.SLOW_CONSUMER, undefined)
+  }
+
+  /** @internal Close the current socket with `code` (cause `error`) and terminate it if its close handshake has not finished within {@link CUT_GRACE_PERIOD}. */
+  protected cut (code: number, reason: string | undefined): void {
+    const socket = this.#socket
+    if (socket.readyState !== 1) return
+    this.closeWithCause(code, reason, 'error')
+    setTimeout(terminateIfNotClosed, CUT_GRACE_PERIOD, socket).unref()
+  }
+
+  /**
+   * @internal Count one inbound frame of `bytes` payload bytes against the rate limit. Past it,
+   * the connection is closed with 4429 and the frame, like every later one, is dropped.
+   */
+  admit (bytes: number): boolean {
+    const limiter = this.#rateLimiter
+    if (limiter === undefined) return true
+    const exceeded = limiter.admit(bytes)
+    if (exceeded === undefined) return true
+    if (this.#socket.readyState === 1) {
+      const { messagesPerSecond, bytesPerSecond, burstSeconds } = this.#limits.rateLimit as Exclude<ConnectionLimits['rateLimit'], false>
+      this.log.warn({ connectionId: this.id, exceeded, messagesPerSecond, bytesPerSecond, burstSeconds }, 'websocket rate limit exceeded')
+      this.cut(CloseCode.RATE_LIMITED, undefined)
+    }
+    return false
   }
 
   /** Start the close handshake. The reason is cut to 123 bytes. */
@@ -283,9 +369,11 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     this.#heartbeat?.pong()
   }
 
-  /** @internal A protocol ping from the peer (ws answers it): proof of life. */
-  pingReceived (): void {
+  /** @internal A protocol ping from the peer of `bytes` payload bytes (ws has answered it): proof of life. */
+  pingReceived (bytes: number): void {
     this.#heartbeat?.touch()
+    // A peer that pings without reading fills the buffer with ws's pongs (2 header bytes each).
+    this.checkBuffered(this.#socket.bufferedAmount - bytes - 2)
   }
 
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
@@ -300,8 +388,18 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   handlerSettled (): void {
     if (this.#pending !== null && this.listenerCount('message') === 0) {
       this.#pending = null
-      if (this.#socket.isPaused) this.#socket.resume()
+      this.resumeReading()
     }
+  }
+
+  /** @internal Resume reading the socket unless a queue waiting for its listener still holds it paused. */
+  protected resumeReading (): void {
+    if (this.#socket.isPaused && !this.readingHeldBack()) this.#socket.resume()
+  }
+
+  /** @internal True while input waiting for a listener has reached {@link PENDING_PAUSE_THRESHOLD}. */
+  protected readingHeldBack (): boolean {
+    return this.#pending !== null && this.#pending.length >= PENDING_PAUSE_THRESHOLD
   }
 
   /** @internal Called by the shared socket listener for each message of the current socket. */
@@ -312,7 +410,9 @@ export class WsConnection<Data extends object = Record<string, unknown>>
       if (token !== undefined) {
         this.touch()
         batchWrites(this.#socket)
+        const before = this.#socket.bufferedAmount
         this.#socket.send(encodePong(token))
+        this.checkBuffered(before)
         return
       }
     }
@@ -338,7 +438,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
       const pending = this.#pending ?? []
       this.#pending = null
       for (const [message, isBinary] of pending) this.deliver(message, isBinary)
-      if (this.#socket.isPaused) this.#socket.resume()
+      this.resumeReading()
     })
   }
 
@@ -370,6 +470,8 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     if (this.#closed) return
     this.#closed = true
     this.#pending = null
+    this.#drain?.fail(code === CloseCode.SLOW_CONSUMER ? new FRWS_ERR_SLOW_CONSUMER(this.id) : new FRWS_ERR_CONNECTION_CLOSED(this.id))
+    this.#drain = undefined
     this.host.connectionClosed(this as WsConnection<object>)
     const info: CloseInfo = { code, reason, cause }
     const fields = { connectionId: this.id, code, reason: info.reason, cause: info.cause }
@@ -418,15 +520,33 @@ function toBuffer (data: RawData): Buffer {
 }
 
 function closedRejection (id: string): Promise<void> {
-  const rejection = Promise.reject(new FRWS_ERR_CONNECTION_CLOSED(id))
-  rejection.catch(noop)
-  return rejection
+  return rejection(new FRWS_ERR_CONNECTION_CLOSED(id))
+}
+
+function rejection (error: Error): Promise<void> {
+  const rejected = Promise.reject(error)
+  rejected.catch(noop)
+  return rejected
+}
+
+function terminateIfNotClosed (socket: WebSocket): void {
+  if (socket.readyState !== 3) socket.terminate()
+}
+
+/** Payload bytes of a received message, whatever shape ws delivered it in. */
+function byteLengthOf (data: RawData): number {
+  if (Array.isArray(data)) {
+    let total = 0
+    for (const chunk of data) total += chunk.length
+    return total
+  }
+  return data.byteLength
 }
 
 // A connection may outlive a socket (reliable mode moves it to a new one): events of a replaced socket are ignored.
 function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.receive(data, isBinary)
+  if (connection.socket === this && connection.admit(byteLengthOf(data))) connection.receive(data, isBinary)
 }
 
 function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
@@ -434,14 +554,14 @@ function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
   if (connection.socket === this) connection.socketClosed(code, reason)
 }
 
-function onSocketPong (this: WebSocket): void {
+function onSocketPong (this: WebSocket, data: Buffer): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.pongReceived()
+  if (connection.socket === this && connection.admit(data.length)) connection.pongReceived()
 }
 
-function onSocketPing (this: WebSocket): void {
+function onSocketPing (this: WebSocket, data: Buffer): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.pingReceived()
+  if (connection.socket === this && connection.admit(data.length)) connection.pingReceived(data.length)
 }
 
 function onSocketError (this: WebSocket, error: Error & { code?: string }): void {

@@ -4,6 +4,8 @@ import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject, in
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import type { SessionStore } from './reliable/session-store.js'
 import { MIN_HEARTBEAT_INTERVAL } from './heartbeat/heartbeat-settings.js'
+import type { ConnectionLimits, LimitOptions } from './limits/limit-options.js'
+import { DEFAULT_LIMITS, LIMIT_KEYS, resolveLimits } from './limits/limit-options.js'
 
 /** Heartbeat settings: protocol pings to find dead and half-open peers. */
 export interface HeartbeatOptions {
@@ -20,7 +22,7 @@ export interface HeartbeatOptions {
 }
 
 /** Options of the plugin, given to `fastify.register(fastifyReliableWs, options)`. */
-export interface FastifyReliableWsOptions {
+export interface FastifyReliableWsOptions extends LimitOptions {
   /** Origin policy for upgrades and for the plugin's HTTP routes (CORS). @default same host only */
   origins?: OriginOption
   /** Whether requests without an `Origin` header (non-browser clients) may upgrade. @default true */
@@ -43,8 +45,8 @@ export interface FastifyReliableWsOptions {
   sessionStore?: SessionStore
 }
 
-/** Options that a single `wsRoute()` may override. */
-export interface WsRouteOverrides {
+/** Options that a single `wsRoute()` may override (the limits too: `maxBufferedBytes`, `drainTimeout`, `rateLimit`). */
+export interface WsRouteOverrides extends LimitOptions {
   /** Origin policy of this route. @default the plugin's `origins` */
   origins?: OriginOption
   /** @default the plugin's `allowMissingOrigin` */
@@ -79,6 +81,8 @@ export interface ResolvedRouteSettings {
   appPing: boolean
   /** `heartbeat` and `idleTimeout` as the heartbeat manager takes them, one object per route. */
   heartbeatSettings: HeartbeatSettings
+  /** Backpressure and rate limits, one object per route. */
+  limits: ConnectionLimits
 }
 
 /** Plugin settings after defaults. */
@@ -104,7 +108,7 @@ export const DEFAULTS = {
 
 const PLUGIN_KEYS = [
   'origins', 'allowMissingOrigin', 'maxPayload', 'maxConnections', 'closeTimeout',
-  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore'
+  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore', ...LIMIT_KEYS
 ] as const
 
 const STORE_METHODS = ['create', 'claim', 'update', 'release', 'delete', 'get', 'close'] as const
@@ -162,7 +166,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     idleTimeout,
     infoRoute: checkBoolean('infoRoute', options.infoRoute ?? DEFAULTS.infoRoute),
     appPing: DEFAULTS.appPing,
-    heartbeatSettings: toHeartbeatSettings(heartbeat, idleTimeout)
+    heartbeatSettings: toHeartbeatSettings(heartbeat, idleTimeout),
+    limits: resolveLimits(options as LimitOptions, DEFAULT_LIMITS)
   }
 }
 
@@ -187,7 +192,8 @@ export function resolveRouteSettings (plugin: ResolvedOptions, overrides: WsRout
       ? plugin.infoRoute
       : checkBoolean('infoRoute', overrides.infoRoute),
     appPing: overrides.appPing === undefined ? plugin.appPing : checkBoolean('appPing', overrides.appPing),
-    heartbeatSettings: unchanged ? plugin.heartbeatSettings : toHeartbeatSettings(heartbeat, idleTimeout)
+    heartbeatSettings: unchanged ? plugin.heartbeatSettings : toHeartbeatSettings(heartbeat, idleTimeout),
+    limits: resolveLimits(overrides, plugin.limits)
   }
 }
 

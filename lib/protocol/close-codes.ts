@@ -41,7 +41,11 @@ export const CloseCode = {
   /** Reliable mode: the unacknowledged-message buffer overflowed its bounds. */
   BUFFER_OVERFLOW: 4413,
   /** Reliable mode: the client asked for a protocol version the server does not speak. */
-  UNSUPPORTED_VERSION: 4426
+  UNSUPPORTED_VERSION: 4426,
+  /** The peer does not read: its outbound buffer passed `maxBufferedBytes` or did not drain within `drainTimeout`. */
+  SLOW_CONSUMER: 4420,
+  /** The peer sent faster than `rateLimit` allows, or (reliable mode) more requests in flight than `maxRequestsInFlight`. */
+  RATE_LIMITED: 4429
 } as const
 
 /** A close code this package sends or reports. */
@@ -66,7 +70,9 @@ export const CloseReason: Readonly<Record<CloseCodeValue, string>> = {
   4408: 'handshake timeout',
   4409: 'session replaced',
   4413: 'buffer overflow',
-  4426: 'unsupported protocol version'
+  4426: 'unsupported protocol version',
+  4420: 'slow consumer',
+  4429: 'rate limit exceeded'
 }
 
 /** RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, two of them the code. */
