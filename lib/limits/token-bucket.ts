@@ -27,10 +27,10 @@ export class TokenBucket {
   }
 
   /**
-   * Take `amount` tokens at time `now`. It succeeds while the bucket holds any token, and may then
-   * take it into debt: a single large unit (one big message) always fits an idle bucket, and the
-   * average rate still holds because the debt is paid back before the next success.
-   * @returns false when the bucket is empty or in debt (nothing is taken then)
+   * Take `amount` tokens at time `now`, if the bucket holds that many. A full bucket accepts any
+   * amount: a unit larger than the bucket (one big message) passes an idle bucket and leaves it in
+   * debt, so the average rate still holds.
+   * @returns false when the tokens do not suffice (nothing is taken then)
    */
   take (amount: number, now: number): boolean {
     const elapsed = now - this.#last
@@ -38,7 +38,7 @@ export class TokenBucket {
       this.#tokens = Math.min(this.#capacity, this.#tokens + elapsed * this.#perMs)
       this.#last = now
     }
-    if (this.#tokens <= 0) return false
+    if (this.#tokens < amount && this.#tokens < this.#capacity) return false
     this.#tokens -= amount
     return true
   }
