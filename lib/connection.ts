@@ -284,8 +284,9 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     let waiter = this.#drain
     if (waiter === undefined) {
       const created: DrainWaiter = new DrainWaiter(transport, this.#limits.drainTimeout, (drained) => {
-        if (this.#drain === created) this.#drain = undefined
+        // On the timeout the waiter stays: the close rejects it with FRWS_ERR_SLOW_CONSUMER.
         if (!drained) this.cutSlowConsumer('drain timeout')
+        else if (this.#drain === created) this.#drain = undefined
       })
       waiter = this.#drain = created
     }

@@ -324,6 +324,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     }
     this.#attached = false
     this.#acks.stop()
+    // After a cut (4420, 4429) the socket is terminated: report the code the server sent, not 1006.
+    code = reportedCloseCode(code, local.cause, sentCode)
     this.#suspendedBy = { code, reason }
     const expiresAt = Date.now() + this.#settings.sessionTimeout
     this.#reliableHost.sessionDetached(this as ReliableConnection<object>, expiresAt)
