@@ -82,7 +82,7 @@ describe('a client that never reads, against a server in a child process', () =>
     slow.send('go')
     const peak = await duringAttack(server, base, async () => (await stats()).closes['4420'] === 1)
     const seen = await stats()
-    console.log(`fire-and-forget: peak growth ${(peak / MiB).toFixed(1)} MiB, largest buffer ${(seen.maxBuffered / MiB).toFixed(2)} MiB`)
+    t.diagnostic(`fire-and-forget: peak growth ${(peak / MiB).toFixed(1)} MiB, largest buffer ${(seen.maxBuffered / MiB).toFixed(2)} MiB`)
     assert.ok(peak <= CAP + MARGIN, `grew by ${(peak / MiB).toFixed(1)} MiB`)
     assert.ok(seen.maxBuffered <= CAP + 64 * 1024, 'the socket never buffered more than the cap plus one message')
     assert.equal(seen.sendErrors.FRWS_ERR_SLOW_CONSUMER, 1)
@@ -97,7 +97,7 @@ describe('a client that never reads, against a server in a child process', () =>
     slow.send('go')
     const peak = await duringAttack(server, base, async () => (await stats()).closes['4420'] === 1)
     const seen = await stats()
-    console.log(`awaiting sender: peak growth ${(peak / MiB).toFixed(1)} MiB`)
+    t.diagnostic(`awaiting sender: peak growth ${(peak / MiB).toFixed(1)} MiB`)
     assert.ok(peak <= CAP + MARGIN, `grew by ${(peak / MiB).toFixed(1)} MiB`)
     assert.equal(seen.sendErrors.FRWS_ERR_SLOW_CONSUMER, 1, 'the awaited send rejected as a slow consumer')
     slow.terminate()
@@ -122,7 +122,7 @@ describe('a client that never reads, against a server in a child process', () =>
     acking = false
     await acker
     const seen = await stats()
-    console.log(`reliable acker: peak growth ${(peak / MiB).toFixed(1)} MiB, acked up to seq ${seen.reliableLastSeq}`)
+    t.diagnostic(`reliable acker: peak growth ${(peak / MiB).toFixed(1)} MiB, acked up to seq ${seen.reliableLastSeq}`)
     // The unacked log (maxUnackedBytes, 1 MiB) is bounded by its own cap.
     assert.ok(peak <= CAP + MiB + MARGIN, `grew by ${(peak / MiB).toFixed(1)} MiB`)
     assert.deepEqual(seen.closes, {}, 'the session did not end')
