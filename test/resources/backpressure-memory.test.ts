@@ -16,7 +16,7 @@ const CAP = 1 * MiB
  * What the server may grow by beyond the buffers the limits allow: the legitimate clients'
  * connections, ws and Fastify bookkeeping, gc noise. Without the cap the floods grow it by ~120 MiB.
  */
-const MARGIN = 24 * MiB
+const MARGIN = 8 * MiB
 
 interface Stats {
   closes: Record<string, number>
