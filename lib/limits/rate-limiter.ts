@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks'
 import { TokenBucket } from './token-bucket.js'
+import { turnNow } from './turn-clock.js'
 
 /** Per-connection rate limit of inbound frames, after defaults (see `RateLimitOptions`). */
 export interface ResolvedRateLimit {
@@ -17,8 +17,6 @@ export type RateLimitExceeded = 'messages' | 'bytes'
 /** The monotonic time source of the limiters, in ms. */
 export type Clock = () => number
 
-const systemNow: Clock = () => performance.now()
-
 /**
  * The two token buckets of one connection: frames and bytes. One clock read per frame serves
  * both. Created only when the route has a rate limit.
@@ -28,8 +26,8 @@ export class RateLimiter {
   readonly #bytes: TokenBucket | undefined
   readonly #now: Clock
 
-  /** @param now - injectable for tests; the default is `performance.now()` (monotonic) */
-  constructor (settings: ResolvedRateLimit, now: Clock = systemNow) {
+  /** @param now - injectable for tests; the default is `performance.now()` read once per event-loop turn */
+  constructor (settings: ResolvedRateLimit, now: Clock = turnNow) {
     const start = now()
     this.#now = now
     this.#messages = bucket(settings.messagesPerSecond, settings.burstSeconds, start)

@@ -80,3 +80,15 @@ describe('RateLimiter', () => {
     assert.equal(limiter.admit(10_000), 'bytes')
   })
 })
+
+describe('turnNow', () => {
+  test('one value within a synchronous run, a later one after the run', async () => {
+    const { turnNow } = await import('../../lib/limits/turn-clock.js')
+    const first = turnNow()
+    const spin = performance.now() + 5
+    while (performance.now() < spin) { /* let real time pass inside one run */ }
+    assert.equal(turnNow(), first, 'the same value while the run lasts')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    assert.ok(turnNow() >= first + 5, 'a fresh value in a later turn')
+  })
+})
