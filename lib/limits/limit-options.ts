@@ -86,6 +86,16 @@ export function resolveLimits (options: LimitOptions, base: ConnectionLimits): C
   }
 }
 
+/**
+ * On a reliable route a resume replays up to `maxUnackedBytes` in one go: a smaller outbound cap
+ * would cut every resuming client that is a little slow to read.
+ */
+export function checkBufferFitsReplay (limits: ConnectionLimits, maxUnackedBytes: number): void {
+  if (limits.maxBufferedBytes < maxUnackedBytes) {
+    invalidOption('maxBufferedBytes', `an integer >= reliable.maxUnackedBytes (${maxUnackedBytes}) on a reliable route`, limits.maxBufferedBytes)
+  }
+}
+
 /** The limits when no option is given. */
 export const DEFAULT_LIMITS: ConnectionLimits = {
   maxBufferedBytes: LIMIT_DEFAULTS.maxBufferedBytes,

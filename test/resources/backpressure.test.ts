@@ -155,12 +155,17 @@ describe('backpressure on plain routes', () => {
     const app = await buildApp({})
     t.after(() => app.close())
     assert.throws(() => app.wsRoute('/x', { maxBufferedBytes: 1.5 }, () => {}), /"maxBufferedBytes"/)
+    assert.throws(
+      () => app.wsRoute('/r', { reliable: { maxUnackedBytes: 2 * CAP }, maxBufferedBytes: CAP }, () => {}),
+      /"maxBufferedBytes": expected an integer >= reliable\.maxUnackedBytes \(524288\) on a reliable route/
+    )
+    app.wsRoute('/r2', { reliable: { maxUnackedBytes: CAP }, maxBufferedBytes: CAP }, () => {})
   })
 })
 
 describe('backpressure on reliable routes', () => {
   test('a client that acks without reading is cut with 4420 and its session is suspended, not ended', async (t) => {
-    const server = await startReliable({ reliable: true, maxBufferedBytes: CAP }, {}, (connection) => {
+    const server = await startReliable({ reliable: { maxUnackedBytes: CAP }, maxBufferedBytes: CAP }, {}, (connection) => {
       connection.on('message', () => {
         const timer = setInterval(() => {
           if (!connection.isAttached) { clearInterval(timer); return }
