@@ -169,7 +169,8 @@ describe('backpressure on reliable routes', () => {
       connection.on('message', () => {
         const timer = setInterval(() => {
           if (!connection.isAttached) { clearInterval(timer); return }
-          for (let i = 0; i < 16; i++) void connection.send('x'.repeat(8 * 1024))
+          // A well-behaved sender: at most 16 messages unacknowledged.
+          while (connection.unackedCount < 16) void connection.send('x'.repeat(8 * 1024))
         }, 1)
       })
     })
