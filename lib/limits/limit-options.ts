@@ -20,7 +20,7 @@ export interface RateLimitOptions {
 export interface ConnectionLimits {
   /** Outbound bytes a connection may buffer before it is cut with 4420. */
   maxBufferedBytes: number
-  /** How long a waiting `send()` waits for the buffer to drain before the connection is cut with 4420, in ms; 0 = forever. */
+  /** How long a waiting `send()` may see no progress of the drain before the connection is cut with 4420, in ms; 0 = forever. */
   drainTimeout: number
   /** The inbound rate limit, or `false`. */
   rateLimit: ResolvedRateLimit | false
@@ -37,8 +37,10 @@ export interface LimitOptions {
    */
   maxBufferedBytes?: number
   /**
-   * How long a plain route's `send()` that waits for the buffer to drain may wait before the
-   * connection is cut with 4420, in ms; 0 waits forever (the heartbeat still finds a dead peer).
+   * How long a plain route's `send()` that waits for the buffer to drain may see no progress (the
+   * kernel takes none of the buffered bytes: the peer does not read) before the connection is cut
+   * with 4420, in ms; 0 waits forever (the heartbeat still finds a dead peer). A peer that reads,
+   * however slowly, is not cut by it.
    * @default 30000
    */
   drainTimeout?: number

@@ -40,6 +40,13 @@ async function floodServer (t: { after: (fn: () => Promise<void>) => void }, opt
             connection.send(CHUNK).then(() => recorded.outcomes.push('ok'), (error: { code: string }) => recorded.outcomes.push(error.code))
           }
           recorded.bufferedAfterFlood.push(connection.socket.bufferedAmount)
+        } else if (command === 'big') {
+          try {
+            await connection.send(Buffer.alloc(8 * 1024 * 1024))
+            recorded.outcomes.push('ok')
+          } catch (error) {
+            recorded.outcomes.push((error as { code: string }).code)
+          }
         } else if (command.startsWith('await-flood:')) {
           try {
             const count = Number(command.slice('await-flood:'.length))
@@ -146,6 +153,25 @@ describe('backpressure on plain routes', () => {
     await waitFor(() => client.messages.length === 300, 'every chunk to arrive', 20_000)
     assert.equal(client.socket.readyState, 1)
     assert.deepEqual(cutLines(recorded.lines), [])
+  })
+
+  test('a drain slower than drainTimeout is not cut while the peer keeps reading', async (t) => {
+    const { url, recorded } = await floodServer(t, { maxBufferedBytes: CAP, drainTimeout: 300 })
+    const client = await openClient(`${url}/ws`)
+    const tcp = tcpOf(client.socket)
+    tcp.pause()
+    // Read one chunk (at most 64 KiB) every 10 ms: progress all the time, yet the 8 MiB drain takes seconds.
+    const reader = setInterval(() => { tcp.once('data', () => tcp.pause()); tcp.resume() }, 10)
+    t.after(() => clearInterval(reader))
+    const started = Date.now()
+    client.socket.send('big')
+    await waitFor(() => recorded.outcomes.length === 1, 'the awaited 8 MiB send', 60_000)
+    clearInterval(reader)
+    tcp.resume()
+    assert.equal(recorded.outcomes[0], 'ok')
+    assert.ok(Date.now() - started > 300, 'the drain took longer than drainTimeout')
+    assert.deepEqual(cutLines(recorded.lines), [])
+    assert.equal(((await client.next(10_000)) as Buffer).length, 8 * 1024 * 1024)
   })
 
   test('maxBufferedBytes and drainTimeout are checked at register and at wsRoute()', async (t) => {
