@@ -1,13 +1,11 @@
 import { EventEmitter } from 'node:events'
-import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
-import { FRWS_ERR_CONNECTION_CLOSED, FRWS_ERR_SLOW_CONSUMER } from './errors.js'
+import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
 import { batchWrites, transportOf } from './write-batcher.js'
-import { DrainWaiter } from './limits/drain-waiter.js'
+import { ConnectionGuard } from './limits/connection-guard.js'
 import type { ConnectionLimits } from './limits/limit-options.js'
-import { RateLimiter } from './limits/rate-limiter.js'
 import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
@@ -92,14 +90,6 @@ export interface ConnectionInit {
 /** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
 export const PENDING_PAUSE_THRESHOLD = 256
 
-/**
- * After a 4420 or 4429 close frame, how long the peer has to complete the close handshake before
- * its socket is terminated, in ms. A slow consumer by definition does not read its close frame
- * (it sits behind the buffered data), and a flooding peer should not hold the socket for ws's 30 s.
- */
-export const CUT_GRACE_PERIOD = 1000
-
-const RESOLVED: Promise<void> = Promise.resolve()
 /** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
 const WS_ERROR_CLOSE_CODES: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
@@ -145,9 +135,8 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   #closeCause: CloseCause | undefined
   #localCloseCode: number | undefined
   #closed = false
-  readonly #limits: ConnectionLimits
-  readonly #rateLimiter: RateLimiter | undefined
-  #drain: DrainWaiter | undefined
+  /** @internal Backpressure and rate limits of this connection. */
+  protected readonly guard: ConnectionGuard
 
   constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
@@ -159,8 +148,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     this.host = init.host
     this.#heartbeatSettings = init.heartbeat
     this.#appPing = init.appPing
-    this.#limits = init.limits
-    this.#rateLimiter = init.limits.rateLimit === false ? undefined : new RateLimiter(init.limits.rateLimit)
+    this.guard = new ConnectionGuard(this, init.limits)
     this.#socket = socket
     this.bindSocket(socket)
     ;(this as EventEmitter).on('newListener', onNewListener)
@@ -274,70 +262,12 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     batchWrites(socket)
     const before = socket.bufferedAmount
     socket.send(data)
-    if (this.checkBuffered(before)) return rejection(new FRWS_ERR_SLOW_CONSUMER(this.id))
-    const transport = transportOf(socket)
-    if (transport === undefined || !transport.writableNeedDrain) return RESOLVED
-    return this.#waitForDrain(transport)
+    return this.guard.sent(before)
   }
 
-  #waitForDrain (transport: Duplex): Promise<void> {
-    let waiter = this.#drain
-    if (waiter === undefined) {
-      const created: DrainWaiter = new DrainWaiter(transport, this.#limits.drainTimeout, (drained) => {
-        // On the timeout the waiter stays: the close rejects it with FRWS_ERR_SLOW_CONSUMER.
-        if (!drained) this.cutSlowConsumer('drain timeout')
-        else if (this.#drain === created) this.#drain = undefined
-      })
-      waiter = this.#drain = created
-    }
-    return waiter.promise
-  }
-
-  /**
-   * @internal Call after writing to the current socket, with its `bufferedAmount` before the
-   * write. A buffer that was in use and is now above `maxBufferedBytes` cuts the connection with
-   * 4420 (an empty buffer accepts one message of any size).
-   * @returns true when the connection was cut
-   */
-  protected checkBuffered (before: number): boolean {
-    const after = this.#socket.bufferedAmount
-    if (after <= this.#limits.maxBufferedBytes || before === 0) return false
-    this.cutSlowConsumer('buffer full', after)
-    return true
-  }
-
-  /** @internal The peer does not read: log, close with 4420 and terminate after the grace period. */
-  protected cutSlowConsumer (why: 'buffer full' | 'drain timeout', bufferedBytes = this.#socket.bufferedAmount): void {
-    if (this.#socket.readyState !== 1) return
-    this.log.warn({
-      connectionId: this.id, why, bufferedBytes, maxBufferedBytes: this.#limits.maxBufferedBytes, drainTimeout: this.#limits.drainTimeout
-    }, 'websocket slow consumer cut')
-    this.cut(CloseCode.SLOW_CONSUMER, undefined)
-  }
-
-  /** @internal Close the current socket with `code` (cause `error`) and terminate it if its close handshake has not finished within {@link CUT_GRACE_PERIOD}. */
-  protected cut (code: number, reason: string | undefined): void {
-    const socket = this.#socket
-    if (socket.readyState !== 1) return
-    this.closeWithCause(code, reason, 'error')
-    setTimeout(terminateIfNotClosed, CUT_GRACE_PERIOD, socket).unref()
-  }
-
-  /**
-   * @internal Count one inbound frame of `bytes` payload bytes against the rate limit. Past it,
-   * the connection is closed with 4429 and the frame, like every later one, is dropped.
-   */
+  /** @internal Count an inbound frame against the rate limit; false: drop it (the connection is cut). */
   admit (bytes: number): boolean {
-    const limiter = this.#rateLimiter
-    if (limiter === undefined) return true
-    const exceeded = limiter.admit(bytes)
-    if (exceeded === undefined) return true
-    if (this.#socket.readyState === 1) {
-      const { messagesPerSecond, bytesPerSecond, burstSeconds } = this.#limits.rateLimit as Exclude<ConnectionLimits['rateLimit'], false>
-      this.log.warn({ connectionId: this.id, exceeded, messagesPerSecond, bytesPerSecond, burstSeconds }, 'websocket rate limit exceeded')
-      this.cut(CloseCode.RATE_LIMITED, undefined)
-    }
-    return false
+    return this.guard.admit(bytes)
   }
 
   /** Start the close handshake. The reason is cut to 123 bytes. */
@@ -374,7 +304,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   pingReceived (bytes: number): void {
     this.#heartbeat?.touch()
     // A peer that pings without reading fills the buffer with ws's pongs (2 header bytes each).
-    this.checkBuffered(this.#socket.bufferedAmount - bytes - 2)
+    this.guard.checkBuffered(this.#socket.bufferedAmount - bytes - 2)
   }
 
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
@@ -413,7 +343,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
         batchWrites(this.#socket)
         const before = this.#socket.bufferedAmount
         this.#socket.send(encodePong(token))
-        this.checkBuffered(before)
+        this.guard.checkBuffered(before)
         return
       }
     }
@@ -471,8 +401,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     if (this.#closed) return
     this.#closed = true
     this.#pending = null
-    this.#drain?.fail(code === CloseCode.SLOW_CONSUMER ? new FRWS_ERR_SLOW_CONSUMER(this.id) : new FRWS_ERR_CONNECTION_CLOSED(this.id))
-    this.#drain = undefined
+    this.guard.ended(code)
     this.host.connectionClosed(this as WsConnection<object>)
     const info: CloseInfo = { code, reason, cause }
     const fields = { connectionId: this.id, code, reason: info.reason, cause: info.cause }
@@ -521,17 +450,9 @@ function toBuffer (data: RawData): Buffer {
 }
 
 function closedRejection (id: string): Promise<void> {
-  return rejection(new FRWS_ERR_CONNECTION_CLOSED(id))
-}
-
-function rejection (error: Error): Promise<void> {
-  const rejected = Promise.reject(error)
-  rejected.catch(noop)
-  return rejected
-}
-
-function terminateIfNotClosed (socket: WebSocket): void {
-  if (socket.readyState !== 3) socket.terminate()
+  const rejection = Promise.reject(new FRWS_ERR_CONNECTION_CLOSED(id))
+  rejection.catch(noop)
+  return rejection
 }
 
 /** Payload bytes of a received message, whatever shape ws delivered it in. */

@@ -207,7 +207,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     batchWrites(socket)
     const before = socket.bufferedAmount
     for (const frame of frames) socket.send(frame)
-    this.checkBuffered(before)
+    this.guard.checkBuffered(before)
   }
 
   /** @internal The server's position for the welcome and the checks of a resume. */
@@ -348,7 +348,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (frame.type === 'Q' && frame.seq > this.#inbound.delivered && this.#requestsFromClient >= this.#settings.maxRequestsInFlight) {
       // Refused before it counts as delivered: the client replays it after resuming.
       this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable client exceeded its requests in flight')
-      this.cut(CloseCode.RATE_LIMITED, 'too many requests in flight')
+      this.guard.cut(CloseCode.RATE_LIMITED, 'too many requests in flight')
       return
     }
     if (this.#inbound.accept(frame.seq) === 'duplicate') {
@@ -469,7 +469,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       const before = socket.bufferedAmount
       socket.send(frame)
       // A client that acks without reading is cut (4420); the message stays in the log for the resume.
-      this.checkBuffered(before)
+      this.guard.checkBuffered(before)
     }
     if (timeout === undefined) return promise
     return withTimeout(promise, timeout)
@@ -481,7 +481,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     batchWrites(socket)
     const before = socket.bufferedAmount
     socket.send(frame)
-    this.checkBuffered(before)
+    this.guard.checkBuffered(before)
   }
 
   /** The store says another connection owns the session now (a resume on another node). */
