@@ -4,6 +4,8 @@ import type { RawData, WebSocket } from 'ws'
 import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
 import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
 import { batchWrites, transportOf } from './write-batcher.js'
+import { ConnectionGuard } from './limits/connection-guard.js'
+import type { ConnectionLimits } from './limits/limit-options.js'
 import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
@@ -83,12 +85,13 @@ export interface ConnectionInit {
   heartbeat: HeartbeatSettings
   /** Answer app-level pings (`frws:ping`) on this plain route instead of delivering them. */
   appPing: boolean
+  /** The route's backpressure and rate limits (one object per route). */
+  limits: ConnectionLimits
 }
 
-/** Above this many messages waiting for a listener, the socket stops reading (backpressure). */
-const PENDING_PAUSE_THRESHOLD = 256
+/** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
+export const PENDING_PAUSE_THRESHOLD = 256
 
-const RESOLVED: Promise<void> = Promise.resolve()
 /** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
 const WS_ERROR_CLOSE_CODES: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
@@ -134,6 +137,8 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   #closeCause: CloseCause | undefined
   #localCloseCode: number | undefined
   #closed = false
+  /** @internal Backpressure and rate limits of this connection. */
+  protected readonly guard: ConnectionGuard
 
   constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
@@ -145,6 +150,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     this.host = init.host
     this.#heartbeatSettings = init.heartbeat
     this.#appPing = init.appPing
+    this.guard = new ConnectionGuard(this, init.limits)
     this.#socket = socket
     this.bindSocket(socket)
     ;(this as EventEmitter).on('newListener', onNewListener)
@@ -243,16 +249,27 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   }
 
   /**
-   * Send a message: strings as text frames, bytes as binary frames. The promise resolves once the
-   * message is handed to the socket and rejects with FRWS_ERR_CONNECTION_CLOSED when the connection
-   * is no longer open. Ignoring the promise is safe: a rejection is never unhandled.
+   * Send a message: strings as text frames, bytes as binary frames. The message is handed to the
+   * socket at once. The promise says when to send more: it resolves at once while the socket's
+   * outbound buffer is below its high-water mark (16 KiB), and otherwise once the buffer has
+   * drained into the kernel. It does not mean the client received the message. It rejects with
+   * FRWS_ERR_CONNECTION_CLOSED when the connection is not open or closes first, and with
+   * FRWS_ERR_SLOW_CONSUMER when the buffer passes `maxBufferedBytes` or does not drain within
+   * `drainTimeout` (the connection is then closed with 4420). Ignoring the promise is safe: a
+   * rejection is never unhandled, and a sender that ignores it cannot buffer past the cap.
    */
   send (data: WsOutgoing): Promise<void> {
     const socket = this.#socket
     if (socket.readyState !== 1) return closedRejection(this.id)
     batchWrites(socket)
+    const before = socket.bufferedAmount
     socket.send(data)
-    return RESOLVED
+    return this.guard.sent(before)
+  }
+
+  /** @internal Count an inbound frame against the rate limit; false: drop it (the connection is cut). */
+  admit (bytes: number): boolean {
+    return this.guard.admit(bytes)
   }
 
   /** Start the close handshake. The reason is cut to 123 bytes. */
@@ -285,9 +302,11 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     this.#heartbeat?.pong()
   }
 
-  /** @internal A protocol ping from the peer (ws answers it): proof of life. */
-  pingReceived (): void {
+  /** @internal A protocol ping from the peer of `bytes` payload bytes (ws has answered it): proof of life. */
+  pingReceived (bytes: number): void {
     this.#heartbeat?.touch()
+    // A peer that pings without reading fills the buffer with ws's pongs (2 header bytes each).
+    this.guard.checkBuffered(this.#socket.bufferedAmount - bytes - 2)
   }
 
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
@@ -302,8 +321,18 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   handlerSettled (): void {
     if (this.#pending !== null && this.listenerCount('message') === 0) {
       this.#pending = null
-      if (this.#socket.isPaused) this.#socket.resume()
+      this.resumeReading()
     }
+  }
+
+  /** @internal Resume reading the socket unless a queue waiting for its listener still holds it paused. */
+  protected resumeReading (): void {
+    if (this.#socket.isPaused && !this.readingHeldBack()) this.#socket.resume()
+  }
+
+  /** @internal True while input waiting for a listener has reached {@link PENDING_PAUSE_THRESHOLD}. */
+  protected readingHeldBack (): boolean {
+    return this.#pending !== null && this.#pending.length >= PENDING_PAUSE_THRESHOLD
   }
 
   /** @internal Called by the shared socket listener for each message of the current socket. */
@@ -314,7 +343,9 @@ export class WsConnection<Data extends object = Record<string, unknown>>
       if (token !== undefined) {
         this.touch()
         batchWrites(this.#socket)
+        const before = this.#socket.bufferedAmount
         this.#socket.send(encodePong(token))
+        this.guard.checkBuffered(before)
         return
       }
     }
@@ -340,7 +371,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
       const pending = this.#pending ?? []
       this.#pending = null
       for (const [message, isBinary] of pending) this.deliver(message, isBinary)
-      if (this.#socket.isPaused) this.#socket.resume()
+      this.resumeReading()
     })
   }
 
@@ -372,6 +403,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     if (this.#closed) return
     this.#closed = true
     this.#pending = null
+    this.guard.ended(code)
     this.host.connectionClosed(this as WsConnection<object>)
     const info: CloseInfo = { code, reason, cause }
     const fields = { connectionId: this.id, code, reason: info.reason, cause: info.cause }
@@ -425,10 +457,20 @@ function closedRejection (id: string): Promise<void> {
   return rejection
 }
 
+/** Payload bytes of a received message, whatever shape ws delivered it in. */
+function byteLengthOf (data: RawData): number {
+  if (Array.isArray(data)) {
+    let total = 0
+    for (const chunk of data) total += chunk.length
+    return total
+  }
+  return data.byteLength
+}
+
 // A connection may outlive a socket (reliable mode moves it to a new one): events of a replaced socket are ignored.
 function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.receive(data, isBinary)
+  if (connection.socket === this && connection.admit(byteLengthOf(data))) connection.receive(data, isBinary)
 }
 
 function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
@@ -436,14 +478,14 @@ function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
   if (connection.socket === this) connection.socketClosed(code, reason)
 }
 
-function onSocketPong (this: WebSocket): void {
+function onSocketPong (this: WebSocket, data: Buffer): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.pongReceived()
+  if (connection.socket === this && connection.admit(data.length)) connection.pongReceived()
 }
 
-function onSocketPing (this: WebSocket): void {
+function onSocketPing (this: WebSocket, data: Buffer): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.pingReceived()
+  if (connection.socket === this && connection.admit(data.length)) connection.pingReceived(data.length)
 }
 
 function onSocketError (this: WebSocket, error: Error & { code?: string }): void {

@@ -118,3 +118,19 @@ export const FRWS_ERR_MESSAGE_TOO_BIG = createError<[number, number]>(
   'The frame of %d bytes exceeds maxPayload (%d bytes); it was not sent',
   500
 )
+
+// Backpressure and request limits (issue 7)
+
+/** The connection was cut as a slow consumer (close code 4420): its outbound buffer passed `maxBufferedBytes`, or did not drain within `drainTimeout`. */
+export const FRWS_ERR_SLOW_CONSUMER = createError<[string]>(
+  'FRWS_ERR_SLOW_CONSUMER',
+  'Connection %s was closed as a slow consumer',
+  500
+)
+
+/** `request()` was called while the session already had `reliable.maxRequestsInFlight` requests waiting for a response. */
+export const FRWS_ERR_REQUEST_LIMIT = createError<[number]>(
+  'FRWS_ERR_REQUEST_LIMIT',
+  'Too many requests in flight (limit %d)',
+  500
+)

@@ -83,6 +83,7 @@ const fastifyReliableWs: FastifyPluginAsync<FastifyReliableWsOptions> = fp(relia
 export default fastifyReliableWs
 export { fastifyReliableWs }
 export type { FastifyReliableWsOptions, HeartbeatOptions, UpgradeRateOptions, WsRouteOverrides } from './options.js'
+export type { LimitOptions, RateLimitOptions } from './limits/limit-options.js'
 export type { OriginOption } from './origin-policy.js'
 export type { ReliableWsHandler, WsRouteMethod, WsRouteOptions } from './route.js'
 export type { WsHandler } from './server-state.js'

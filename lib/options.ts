@@ -6,6 +6,8 @@ import type { SessionStore } from './reliable/session-store.js'
 import { resolveSessionBudget } from './reliable/session-budget-options.js'
 import type { ResolvedSessionBudget, SessionBudgetOptions } from './reliable/session-budget-options.js'
 import { MIN_HEARTBEAT_INTERVAL } from './heartbeat/heartbeat-settings.js'
+import type { ConnectionLimits, LimitOptions } from './limits/limit-options.js'
+import { DEFAULT_LIMITS, LIMIT_KEYS, resolveLimits } from './limits/limit-options.js'
 
 /** Heartbeat settings: protocol pings to find dead and half-open peers. */
 export interface HeartbeatOptions {
@@ -30,7 +32,7 @@ export interface UpgradeRateOptions {
 }
 
 /** Options of the plugin, given to `fastify.register(fastifyReliableWs, options)`. */
-export interface FastifyReliableWsOptions {
+export interface FastifyReliableWsOptions extends LimitOptions {
   /** Origin policy for upgrades and for the plugin's HTTP routes (CORS). @default same origin, only on a loopback or IP-literal host with a matching scheme (docs/SECURITY.md) */
   origins?: OriginOption
   /** Whether requests without an `Origin` header (non-browser clients) may upgrade. @default true */
@@ -75,8 +77,8 @@ export interface FastifyReliableWsOptions {
   sessionBudget?: SessionBudgetOptions
 }
 
-/** Options that a single `wsRoute()` may override. */
-export interface WsRouteOverrides {
+/** Options that a single `wsRoute()` may override (the limits too: `maxBufferedBytes`, `drainTimeout`, `rateLimit`). */
+export interface WsRouteOverrides extends LimitOptions {
   /** Origin policy of this route. @default the plugin's `origins` */
   origins?: OriginOption
   /** @default the plugin's `allowMissingOrigin` */
@@ -111,6 +113,8 @@ export interface ResolvedRouteSettings {
   appPing: boolean
   /** `heartbeat` and `idleTimeout` as the heartbeat manager takes them, one object per route. */
   heartbeatSettings: HeartbeatSettings
+  /** Backpressure and rate limits, one object per route. */
+  limits: ConnectionLimits
 }
 
 /** Plugin settings after defaults. */
@@ -142,7 +146,7 @@ export const DEFAULTS = {
 const PLUGIN_KEYS = [
   'origins', 'allowMissingOrigin', 'maxPayload', 'maxConnections', 'closeTimeout',
   'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore', 'sessionBudget',
-  'maxConnectionsPerAddress', 'upgradeRate'
+  'maxConnectionsPerAddress', 'upgradeRate', ...LIMIT_KEYS
 ] as const
 
 function resolveUpgradeRate (value: unknown): Required<UpgradeRateOptions> | false {
@@ -216,7 +220,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     idleTimeout,
     infoRoute: checkBoolean('infoRoute', options.infoRoute ?? DEFAULTS.infoRoute),
     appPing: DEFAULTS.appPing,
-    heartbeatSettings: toHeartbeatSettings(heartbeat, idleTimeout)
+    heartbeatSettings: toHeartbeatSettings(heartbeat, idleTimeout),
+    limits: resolveLimits(options as LimitOptions, DEFAULT_LIMITS)
   }
 }
 
@@ -241,7 +246,8 @@ export function resolveRouteSettings (plugin: ResolvedOptions, overrides: WsRout
       ? plugin.infoRoute
       : checkBoolean('infoRoute', overrides.infoRoute),
     appPing: overrides.appPing === undefined ? plugin.appPing : checkBoolean('appPing', overrides.appPing),
-    heartbeatSettings: unchanged ? plugin.heartbeatSettings : toHeartbeatSettings(heartbeat, idleTimeout)
+    heartbeatSettings: unchanged ? plugin.heartbeatSettings : toHeartbeatSettings(heartbeat, idleTimeout),
+    limits: resolveLimits(overrides, plugin.limits)
   }
 }
 

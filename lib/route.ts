@@ -11,6 +11,7 @@ import { PROTOCOL_VERSION, SUBPROTOCOL } from './protocol/version.js'
 import type { ReliableOptions } from './reliable/reliable-options.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
 import { resolveReliable } from './reliable/reliable-options.js'
+import { LIMIT_KEYS, checkBufferFitsReplay } from './limits/limit-options.js'
 
 /** Fastify route options a WebSocket route accepts, plus the plugin's per-route overrides. */
 export type WsRouteOptions = Pick<RouteShorthandOptions,
@@ -33,7 +34,9 @@ export interface WsRouteMethod {
   <Data extends object = Record<string, unknown>>(url: string, options: WsRouteOptions, handler: WsHandler<Data>): FastifyInstance
 }
 
-const OVERRIDE_KEYS = ['origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'appPing'] as const
+const OVERRIDE_KEYS = [
+  'origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'appPing', ...LIMIT_KEYS
+] as const
 
 function asArray<T> (value: T | T[] | undefined): T[] {
   if (value === undefined) return []
@@ -61,6 +64,7 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
     }
     const settings = resolveRouteSettings(state.options, overrides)
     const reliable = resolveReliable(options.reliable)
+    if (reliable !== undefined) checkBufferFitsReplay(settings.limits, reliable.maxUnackedBytes)
 
     this.route({
       ...routeOptions,

@@ -108,7 +108,8 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
       log: request.log,
       host: this,
       heartbeat: settings.heartbeatSettings,
-      appPing: settings.appPing
+      appPing: settings.appPing,
+      limits: settings.limits
     }
   }
 

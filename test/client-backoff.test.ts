@@ -76,6 +76,15 @@ describe('close-code policy', () => {
     assert.deepEqual(policy.decide({ code: 1006, reason: '' }, false), { action: 'reconnect', attempt: 1, delay: 0 })
   })
 
+  it('reconnects at once after 4420 (slow consumer) but waits at least a few seconds after 4429 (rate limited)', () => {
+    const policy = new ReconnectPolicy({ baseDelay: 10, maxDelay: 60_000, maxAttempts: Infinity, random: () => 0, shouldRetry: () => true }, () => {})
+    assert.equal(closeAction(4420, false), 'reconnect')
+    assert.equal(closeAction(4429, false), 'reconnect')
+    assert.deepEqual(policy.decide({ code: 4420, reason: 'slow consumer' }, false), { action: 'reconnect', attempt: 1, delay: 0 })
+    policy.connected()
+    assert.deepEqual(policy.decide({ code: 4429, reason: 'rate limit exceeded' }, false), { action: 'reconnect', attempt: 1, delay: TRY_AGAIN_LATER_DELAY })
+  })
+
   it('gives up after three protocol errors in a row but not when other closes come between', () => {
     const policy = new ReconnectPolicy({ baseDelay: 10, maxDelay: 100, maxAttempts: Infinity, random: () => 0, shouldRetry: () => true }, () => {})
     const bad = { code: 4400, reason: 'bad frame' }

@@ -46,6 +46,10 @@ export const CloseCode = {
   BUFFER_OVERFLOW: 4413,
   /** Reliable mode: the client asked for a protocol version the server does not speak. */
   UNSUPPORTED_VERSION: 4426,
+  /** The peer does not read: its outbound buffer passed `maxBufferedBytes` or did not drain within `drainTimeout`. */
+  SLOW_CONSUMER: 4420,
+  /** The peer sent faster than `rateLimit` allows, or (reliable mode) more requests in flight than `maxRequestsInFlight`. */
+  RATE_LIMITED: 4429,
   /** Reliable mode: the server's memory budget for sessions was exceeded and this session was ended to make room. */
   SESSION_SHED: 4507
 } as const
@@ -73,8 +77,10 @@ export const CloseReason: Readonly<Record<CloseCodeValue, string>> = {
   4408: 'handshake timeout',
   4409: 'session replaced',
   4413: 'buffer overflow',
+  4420: 'slow consumer',
   4421: 'session belongs to another route',
   4426: 'unsupported protocol version',
+  4429: 'rate limit exceeded',
   4507: 'session budget exceeded'
 }
 

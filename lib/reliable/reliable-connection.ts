@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
-import { WsConnection, reportedCloseCode } from '../connection.js'
+import { PENDING_PAUSE_THRESHOLD, WsConnection, reportedCloseCode } from '../connection.js'
 import type { CloseCause, ConnectionInit, Respond, WsMessage, WsOutgoing } from '../connection.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
@@ -13,7 +13,7 @@ import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
 import { closeWithinBound } from '../bounded-close.js'
 import {
-  FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
@@ -99,6 +99,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   readonly #requests = new Map<number, PendingRequest>()
   #attached = true
   #pendingRequests: Array<[number, WsMessage, boolean]> | null = []
+  /** Client requests received and not yet answered (queued or with the application). */
+  #requestsFromClient = 0
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
 
@@ -175,8 +177,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     return this.#sendSequenced('D', 0, toPayload(data), options?.timeout)
   }
 
-  /** Send a request; resolves with the client's response, rejects on its error response or the timeout. */
+  /**
+   * Send a request; resolves with the client's response, rejects on its error response or the
+   * timeout, and at once with FRWS_ERR_REQUEST_LIMIT when `reliable.maxRequestsInFlight` requests
+   * of this session already wait for a response (nothing is sent then).
+   */
   request (data: WsOutgoing, options: RequestOptions = {}): Promise<WsMessage> {
+    if (this.#requests.size >= this.#settings.maxRequestsInFlight) {
+      this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable request refused: too many in flight')
+      return rejected(new FRWS_ERR_REQUEST_LIMIT(this.#settings.maxRequestsInFlight))
+    }
     const timeout = options.timeout ?? this.#settings.requestTimeout
     const seq = this.#outbound.nextSeq
     const promise = new Promise<WsMessage>((resolve, reject) => {
@@ -223,7 +233,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (frames.length === 0) return
     const socket = this.socket
     batchWrites(socket)
+    const before = socket.bufferedAmount
     for (const frame of frames) socket.send(frame)
+    this.guard.checkBuffered(before)
   }
 
   /** @internal The server's position for the welcome and the checks of a resume. */
@@ -359,6 +371,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     }
     this.#attached = false
     this.#acks.stop()
+    // After a cut (4420, 4429) the socket is terminated: report the code the server sent, not 1006.
+    code = reportedCloseCode(code, local.cause, sentCode)
     this.#suspendedBy = { code, reason }
     const lifetime = this.#neverAcknowledged
       ? Math.min(this.#settings.sessionTimeout, this.#reliableHost.budget.unackedSessionTimeout)
@@ -386,6 +400,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #receiveSequenced (frame: DataFrame, isBinary: boolean): void {
+    if (frame.type === 'Q' && frame.seq > this.#inbound.delivered && this.#requestsFromClient >= this.#settings.maxRequestsInFlight) {
+      // Refused before it counts as delivered: the client replays it after resuming.
+      this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable client exceeded its requests in flight')
+      this.guard.cut(CloseCode.RATE_LIMITED, 'too many requests in flight')
+      return
+    }
     if (this.#inbound.accept(frame.seq) === 'duplicate') {
       this.touch()
       return
@@ -407,9 +427,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #receiveRequest (seq: number, payload: WsMessage, isBinary: boolean): void {
+    this.#requestsFromClient++
     if (this.#pendingRequests !== null && this.listenerCount('request') === 0) {
-      // The handler may still be starting (async): hold requests like messages until it listens.
+      // The handler may still be starting (async): hold requests like messages until it listens,
+      // and stop reading at the same threshold.
       this.#pendingRequests.push([seq, payload, isBinary])
+      if (this.#pendingRequests.length >= PENDING_PAUSE_THRESHOLD) this.socket.pause()
       return
     }
     this.#answerRequest(seq, payload, isBinary)
@@ -420,6 +443,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const respond: Respond = (response) => {
       if (answered) return
       answered = true
+      this.#requestsFromClient--
       if (response instanceof Error) void this.#sendSequenced('E', seq, response.message || 'request failed', undefined)
       else void this.#sendSequenced('R', seq, toPayload(response), undefined)
     }
@@ -456,6 +480,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#pendingRequests = null
     if (pending === null) return
     for (const [seq, payload, isBinary] of pending) this.#answerRequest(seq, payload, isBinary)
+    this.resumeReading()
+  }
+
+  /** @internal Requests waiting for a `request` listener hold the socket paused like messages do. */
+  protected override readingHeldBack (): boolean {
+    return super.readingHeldBack() || (this.#pendingRequests !== null && this.#pendingRequests.length >= PENDING_PAUSE_THRESHOLD)
   }
 
   #receiveResponse (frame: DataFrame): void {
@@ -513,7 +543,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const socket = this.socket
     if (this.#attached && socket.readyState === 1) {
       batchWrites(socket)
+      const before = socket.bufferedAmount
       socket.send(frame)
+      // A client that acks without reading is cut (4420); the message stays in the log for the resume.
+      this.guard.checkBuffered(before)
     }
     if (timeout === undefined) return promise
     return withTimeout(promise, timeout)
@@ -523,7 +556,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const socket = this.socket
     if (!this.#attached || socket.readyState !== 1) return
     batchWrites(socket)
+    const before = socket.bufferedAmount
     socket.send(frame)
+    this.guard.checkBuffered(before)
   }
 
   /** The store says another connection owns the session now (a resume on another node). */

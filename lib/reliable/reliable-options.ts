@@ -4,6 +4,9 @@ import {
 } from '../protocol/defaults.js'
 import { checkInteger, checkKnownKeys, checkObject, invalidOption } from '../option-checks.js'
 
+/** Default of `reliable.maxRequestsInFlight`: far above what an application keeps open, far below what exhausts memory. */
+export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 1024
+
 /** Settings of reliable mode on a route: `fastify.wsRoute(url, { reliable: true | ReliableOptions }, handler)`. */
 export interface ReliableOptions {
   /** How long a session survives without a connection, in ms. @default 120000 */
@@ -24,6 +27,14 @@ export interface ReliableOptions {
   /** Default timeout of `connection.request()`, in ms. @default 10000 */
   requestTimeout?: number
   /**
+   * Most requests in flight per session in each direction. The server's `request()` beyond it
+   * rejects at once with FRWS_ERR_REQUEST_LIMIT; a client request beyond it (unanswered requests
+   * from the client already at the limit) closes the connection with 4429, the session is kept
+   * and the client replays the request after it resumes.
+   * @default 1024
+   */
+  maxRequestsInFlight?: number
+  /**
    * The authenticated identity of an upgrade request (after your auth hooks ran), e.g.
    * `(request) => request.user.id`. A session can only be resumed by the same principal (else 4401).
    * @default every request is anonymous (`null`): the session id is then the only secret
@@ -39,10 +50,11 @@ export interface ResolvedReliable {
   ackInterval: number
   ackEvery: number
   requestTimeout: number
+  maxRequestsInFlight: number
   principal: ((request: FastifyRequest) => string | null | undefined | Promise<string | null | undefined>) | undefined
 }
 
-const KEYS = ['sessionTimeout', 'maxUnacked', 'maxUnackedBytes', 'ackInterval', 'ackEvery', 'requestTimeout', 'principal'] as const
+const KEYS = ['sessionTimeout', 'maxUnacked', 'maxUnackedBytes', 'ackInterval', 'ackEvery', 'requestTimeout', 'maxRequestsInFlight', 'principal'] as const
 
 /** Validate a route's `reliable` option; `undefined`/`false` means plain mode. */
 export function resolveReliable (value: unknown): ResolvedReliable | undefined {
@@ -59,6 +71,7 @@ export function resolveReliable (value: unknown): ResolvedReliable | undefined {
     ackInterval: checkInteger('reliable.ackInterval', options.ackInterval ?? DEFAULT_ACK_INTERVAL, 0),
     ackEvery: checkInteger('reliable.ackEvery', options.ackEvery ?? DEFAULT_ACK_EVERY, 1),
     requestTimeout: checkInteger('reliable.requestTimeout', options.requestTimeout ?? 10_000, 1),
+    maxRequestsInFlight: checkInteger('reliable.maxRequestsInFlight', options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT, 1),
     principal: options.principal as ResolvedReliable['principal']
   }
   if (resolved.ackEvery >= resolved.maxUnacked) {
