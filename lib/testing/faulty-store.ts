@@ -58,6 +58,12 @@ function checkLatency (latency: StoreLatency): StoreLatency {
   return latency
 }
 
+/** Wait `ms` or a little more, never less (a timer may fire a millisecond early by the wall clock). */
+async function waitAtLeast (ms: number): Promise<void> {
+  const until = Date.now() + ms
+  for (let left = ms; left > 0; left = until - Date.now()) await sleep(left)
+}
+
 function zeroCounts (): Record<SessionStoreMethod, number> {
   return { create: 0, claim: 0, update: 0, release: 0, delete: 0, get: 0 }
 }
@@ -84,7 +90,7 @@ export function faultyStore (store: SessionStore, options: FaultyStoreOptions = 
     // Decided when the call starts, so a failure queued now hits the call that follows, not one already waiting.
     const failure = outage ?? queued.get(method)?.shift()
     const wait = typeof latency === 'number' ? latency : latency[method] ?? 0
-    if (wait > 0) await sleep(wait)
+    if (wait > 0) await waitAtLeast(wait)
     if (failure !== undefined) {
       failures[method]++
       throw failure
