@@ -35,8 +35,8 @@ export interface StartedApp {
 }
 
 /**
- * Create a Fastify app, register the plugin, let `setup` add routes (and anything else), then
- * listen on `host` and a free port.
+ * Create a Fastify app, register the plugin, let `setup` add routes (and anything else; it may
+ * be async, its result is awaited), then listen on `host` and a free port.
  *
  * @example
  * const server = await startApp((app) => {
@@ -45,7 +45,7 @@ export interface StartedApp {
  * // server.url is 'ws://127.0.0.1:<port>'
  */
 export async function startApp (
-  setup: (app: FastifyInstance) => void | Promise<void>,
+  setup: (app: FastifyInstance) => unknown,
   options: StartAppOptions = {}
 ): Promise<StartedApp> {
   const host = options.host ?? '127.0.0.1'
