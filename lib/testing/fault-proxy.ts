@@ -90,7 +90,8 @@ export async function createFaultProxy (options: FaultProxyOptions): Promise<Fau
     pairs.add(new ProxyPair(client, upstream, network, forget))
   })
   server.listen(options.port ?? 0, host)
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => { throw error })])
+  // Rejects with the listen error (EADDRINUSE, ...).
+  await once(server, 'listening')
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('the fault proxy has no TCP address')
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address

@@ -301,6 +301,24 @@ describe('createFaultProxy', { timeout: 10_000 }, () => {
     assert.equal(proxy.droppedBytes - droppedBefore, 'in flight'.length)
   })
 
+  test('a connection to a target that is down is closed, and the proxy keeps none', async (t) => {
+    const down = createServer()
+    down.listen(0, '127.0.0.1')
+    await once(down, 'listening')
+    const { port } = down.address() as { port: number }
+    await new Promise<void>((resolve) => down.close(() => resolve()))
+    const nowhere = await createFaultProxy({ target: `127.0.0.1:${port}` })
+    t.after(() => nowhere.close())
+    const client = connect(nowhere.port, '127.0.0.1')
+    client.on('error', () => {})
+    await closed(client)
+    assert.equal(nowhere.connections, 0)
+  })
+
+  test('listening on a port in use rejects', async () => {
+    await assert.rejects(createFaultProxy({ target: upstreamPort, port: proxy.port }), { code: 'EADDRINUSE' })
+  })
+
   test('delay() refuses a negative or non-finite latency', () => {
     assert.throws(() => proxy.delay(-1), RangeError)
     assert.throws(() => proxy.delay(Number.NaN), RangeError)
