@@ -39,6 +39,7 @@ test('every message arrives exactly once, in order, while the network is cut and
 
   await sleep(200)
   proxy.cut() // Every connection through the proxy is reset.
+  await new Promise((resolve) => client.once('resumed', resolve)) // the client reconnected
 
   await sleep(200)
   proxy.blackhole() // The cable is unplugged: sockets stay open, nothing passes.
