@@ -27,6 +27,8 @@ export type CloseCause =
   | 'expired'
   /** reliable mode: the session was resumed on another node */
   | 'replaced'
+  /** reliable mode: the memory budget ended the session to make room (close code 4507) */
+  | 'shed'
 
 /** What the `close` event carries. */
 export interface CloseInfo {

@@ -90,3 +90,24 @@ export const FRWS_ERR_REQUEST_FAILED = createError<[string]>(
   'The peer failed the request: %s',
   500
 )
+
+/** One client address already holds `maxConnectionsPerAddress` sockets. Answered with `Retry-After`. */
+export const FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS = createError<[number]>(
+  'FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS',
+  'Too many WebSocket connections from this address (limit %d)',
+  503
+)
+
+/** One client address made more upgrade requests than `upgradeRate` allows. Answered with `Retry-After`. */
+export const FRWS_ERR_UPGRADE_RATE_LIMITED = createError<[number]>(
+  'FRWS_ERR_UPGRADE_RATE_LIMITED',
+  'Too many WebSocket upgrades from this address; retry in %d s',
+  429
+)
+
+/** An upgrade request reached a route that is not a WebSocket route (the info route, the app's own GET routes). */
+export const FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE = createError<[string]>(
+  'FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE',
+  'Route %s does not accept WebSocket upgrades',
+  400
+)

@@ -3,11 +3,13 @@ import type { Socket } from 'node:net'
 import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import type { WebSocket } from 'ws'
 import { closeAllGracefully } from './graceful-close.js'
 import type { FastifyReliableWsOptions } from './options.js'
 import { resolveOptions } from './options.js'
 import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
+import { createUpgradeGate, markWebSocketRoute } from './upgrade-admission.js'
 import { MemorySessionStore } from './reliable/memory-session-store.js'
 import { selectSubprotocol } from './protocol/version.js'
 import './types.js'
@@ -35,9 +37,15 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
     })
   }
 
-  fastify.server.prependListener('upgrade', state.upgrades.arrived)
+  // Prepended: every upgrade socket is held (and counted) from its arrival, before any hook runs.
+  fastify.server.prependListener('upgrade', state.upgradeArrived)
   // Every upgrade that completes, on our routes or the app's own, ends its handshake timer.
-  fastify.websocketServer.on('connection', (_socket: unknown, request: IncomingMessage) => state.upgrades.settle(request))
+  fastify.websocketServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    state.upgrades.settle(request)
+    state.held.upgraded(request, socket)
+  })
+  fastify.addHook('onRoute', markWebSocketRoute)
+  fastify.addHook('onRequest', createUpgradeGate(state))
 
   fastify.decorate('wsConnections', state.registry)
   fastify.decorate('wsHeartbeat', state.heartbeat)
@@ -49,10 +57,10 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
   fastify.addHook('preClose', async function closeWebSockets () {
     state.closing = true
     fastify.server.on('upgrade', endLateUpgrade)
-    await closeAllGracefully(state.registry, settings.closeTimeout, fastify.log)
+    await closeAllGracefully(state.registry, state.held, settings.closeTimeout, fastify.log)
   })
   fastify.addHook('onClose', async function stopTimers () {
-    fastify.server.removeListener('upgrade', state.upgrades.arrived)
+    fastify.server.removeListener('upgrade', state.upgradeArrived)
     fastify.server.removeListener('upgrade', endLateUpgrade)
     state.stop()
     await ownStore?.close()
@@ -67,7 +75,7 @@ const fastifyReliableWs: FastifyPluginAsync<FastifyReliableWsOptions> = fp(relia
 
 export default fastifyReliableWs
 export { fastifyReliableWs }
-export type { FastifyReliableWsOptions, HeartbeatOptions, WsRouteOverrides } from './options.js'
+export type { FastifyReliableWsOptions, HeartbeatOptions, UpgradeRateOptions, WsRouteOverrides } from './options.js'
 export type { OriginOption } from './origin-policy.js'
 export type { ReliableWsHandler, WsRouteMethod, WsRouteOptions } from './route.js'
 export type { WsHandler } from './server-state.js'
@@ -77,6 +85,7 @@ export { ConnectionRegistry } from './registry.js'
 export { ReliableConnection } from './reliable/reliable-connection.js'
 export type { ReliableSendOptions, RequestOptions } from './reliable/reliable-connection.js'
 export type { ReliableOptions } from './reliable/reliable-options.js'
+export type { SessionBudgetOptions } from './reliable/session-budget-options.js'
 export { MemorySessionStore } from './reliable/memory-session-store.js'
 export type { SessionStore, SessionState, SessionPatch, ClaimResult, StoredMessage } from './reliable/session-store.js'
 export type { Respond } from './connection.js'

@@ -3,6 +3,8 @@ import { compileOriginPolicy } from './origin-policy.js'
 import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject, invalidOption } from './option-checks.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import type { SessionStore } from './reliable/session-store.js'
+import { resolveSessionBudget } from './reliable/session-budget-options.js'
+import type { ResolvedSessionBudget, SessionBudgetOptions } from './reliable/session-budget-options.js'
 import { MIN_HEARTBEAT_INTERVAL } from './heartbeat/heartbeat-settings.js'
 
 /** Heartbeat settings: protocol pings to find dead and half-open peers. */
@@ -19,6 +21,14 @@ export interface HeartbeatOptions {
   pongTimeout?: number
 }
 
+/** How many upgrade requests one client address may make (token bucket). */
+export interface UpgradeRateOptions {
+  /** Upgrades an address may make at once; it gets them back at this many per `interval`. @default 100 */
+  perAddress?: number
+  /** Time in which an address gets all `perAddress` upgrades back, in ms. @default 10000 */
+  interval?: number
+}
+
 /** Options of the plugin, given to `fastify.register(fastifyReliableWs, options)`. */
 export interface FastifyReliableWsOptions {
   /** Origin policy for upgrades and for the plugin's HTTP routes (CORS). @default same origin, only on a loopback or IP-literal host with a matching scheme (docs/SECURITY.md) */
@@ -27,8 +37,24 @@ export interface FastifyReliableWsOptions {
   allowMissingOrigin?: boolean
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. @default 1048576 (1 MiB) */
   maxPayload?: number
-  /** Most open connections across all routes of the plugin; more get HTTP 503 before the upgrade. @default 10000 */
+  /**
+   * Most sockets the server holds for WebSocket upgrades, from the upgrade request until the socket
+   * closes (hooks, the reliable hello and the close handshake included; suspended reliable sessions
+   * have no socket and do not count). More get HTTP 503 before the upgrade. @default 10000
+   */
   maxConnections?: number
+  /**
+   * Most sockets one client address (`request.ip`, so `trustProxy` decides; IPv6 by /64 prefix) may
+   * hold, counted like `maxConnections`. More get HTTP 503 with `Retry-After` before the upgrade.
+   * @default 1000
+   */
+  maxConnectionsPerAddress?: number
+  /**
+   * Upgrade requests per client address (`request.ip`; IPv6 by /64 prefix), or `false` for no limit.
+   * More get HTTP 429 with `Retry-After` before the upgrade.
+   * @default { perAddress: 100, interval: 10000 }
+   */
+  upgradeRate?: UpgradeRateOptions | false
   /** How long `fastify.close()` waits for close handshakes before it terminates the rest, in ms. @default 5000 */
   closeTimeout?: number
   /** How long an upgrade may take from the request's arrival to the open socket (hooks included), in ms. @default 10000 */
@@ -41,6 +67,12 @@ export interface FastifyReliableWsOptions {
   infoRoute?: boolean
   /** Where reliable sessions live; share one store between nodes to resume on any node. @default a new MemorySessionStore */
   sessionStore?: SessionStore
+  /**
+   * The memory budget of reliable sessions, in real bytes, and the caps on suspended sessions
+   * (docs/PROTOCOL.md, "Memory budget").
+   * @default { maxTotalBytes: 268435456, maxSessionBytes: 2097152, maxSuspended: 10000, maxSuspendedPerAddress: 100, unackedSessionTimeout: 10000 }
+   */
+  sessionBudget?: SessionBudgetOptions
 }
 
 /** Options that a single `wsRoute()` may override. */
@@ -84,8 +116,11 @@ export interface ResolvedRouteSettings {
 /** Plugin settings after defaults. */
 export interface ResolvedOptions extends ResolvedRouteSettings {
   sessionStore: SessionStore | undefined
+  sessionBudget: ResolvedSessionBudget
   maxPayload: number
   maxConnections: number
+  maxConnectionsPerAddress: number
+  upgradeRate: Required<UpgradeRateOptions> | false
   closeTimeout: number
 }
 
@@ -94,6 +129,8 @@ export const DEFAULTS = {
   allowMissingOrigin: true,
   maxPayload: 1024 * 1024,
   maxConnections: 10_000,
+  maxConnectionsPerAddress: 1000,
+  upgradeRate: { perAddress: 100, interval: 10_000 },
   closeTimeout: 5000,
   handshakeTimeout: 10_000,
   heartbeat: { pingInterval: 25_000, pongTimeout: 10_000 },
@@ -104,8 +141,20 @@ export const DEFAULTS = {
 
 const PLUGIN_KEYS = [
   'origins', 'allowMissingOrigin', 'maxPayload', 'maxConnections', 'closeTimeout',
-  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore'
+  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore', 'sessionBudget',
+  'maxConnectionsPerAddress', 'upgradeRate'
 ] as const
+
+function resolveUpgradeRate (value: unknown): Required<UpgradeRateOptions> | false {
+  if (value === undefined) return DEFAULTS.upgradeRate
+  if (value === false) return false
+  const options = checkObject('upgradeRate', value)
+  checkKnownKeys('upgradeRate', options, ['perAddress', 'interval'])
+  return {
+    perAddress: checkInteger('upgradeRate.perAddress', options.perAddress ?? DEFAULTS.upgradeRate.perAddress, 1),
+    interval: checkInteger('upgradeRate.interval', options.interval ?? DEFAULTS.upgradeRate.interval, 1)
+  }
+}
 
 const STORE_METHODS = ['create', 'claim', 'update', 'release', 'delete', 'get', 'close'] as const
 
@@ -153,9 +202,14 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   return {
     originPredicate: compileOriginPolicy('origins', options.origins),
     sessionStore: checkSessionStore(options.sessionStore),
+    sessionBudget: resolveSessionBudget(options.sessionBudget),
     allowMissingOrigin: checkBoolean('allowMissingOrigin', options.allowMissingOrigin ?? DEFAULTS.allowMissingOrigin),
     maxPayload: checkInteger('maxPayload', options.maxPayload ?? DEFAULTS.maxPayload, 1),
     maxConnections: checkLimit('maxConnections', options.maxConnections ?? DEFAULTS.maxConnections, 1),
+    maxConnectionsPerAddress: checkLimit(
+      'maxConnectionsPerAddress', options.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress, 1
+    ),
+    upgradeRate: resolveUpgradeRate(options.upgradeRate),
     closeTimeout: checkInteger('closeTimeout', options.closeTimeout ?? DEFAULTS.closeTimeout, 0),
     handshakeTimeout: checkInteger('handshakeTimeout', options.handshakeTimeout ?? DEFAULTS.handshakeTimeout, 1),
     heartbeat,

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { WsConnection } from './connection.js'
@@ -7,6 +9,8 @@ import type { ResolvedOptions, ResolvedRouteSettings } from './options.js'
 import { ConnectionRegistry } from './registry.js'
 import type { AdmissionState } from './upgrade-admission.js'
 import { UpgradeTracker } from './upgrade-tracker.js'
+import { HeldSockets } from './held-sockets.js'
+import { UpgradeRateLimiter } from './admission/upgrade-rate.js'
 import { CloseCode } from './protocol/close-codes.js'
 import { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
@@ -15,6 +19,7 @@ import { acceptReliable } from './reliable/reliable-handshake.js'
 import type { ResolvedReliable } from './reliable/reliable-options.js'
 import type { SessionStore } from './reliable/session-store.js'
 import { SuspendedSessions } from './reliable/suspended-sessions.js'
+import { SessionBudget } from './reliable/session-budget.js'
 
 /** A route handler: receives the connection and the upgrade request; may be async. */
 export type WsHandler<Data extends object = Record<string, unknown>> =
@@ -22,7 +27,7 @@ export type WsHandler<Data extends object = Record<string, unknown>> =
 
 /**
  * The plugin's state for one Fastify instance: settings, the registry, the heartbeat manager,
- * upgrades in progress, reliable sessions and the shutdown flag. It turns upgraded sockets into
+ * the held sockets and handshake timers, the upgrade-rate buckets, reliable sessions and the shutdown flag. It turns upgraded sockets into
  * connections and runs route handlers.
  */
 export class ServerState implements ConnectionHost, AdmissionState, ReliableServer {
@@ -35,10 +40,17 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
    */
   foreignClients: Set<WebSocket> | undefined
   readonly upgrades: UpgradeTracker
+  /** Every socket held for an upgrade until it closes: what `maxConnections` counts and the shutdown waits for. */
+  readonly held: HeldSockets
+  readonly upgradeRate: UpgradeRateLimiter | undefined
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
+  /** Real bytes held for reliable sessions against `sessionBudget` (this state is its one owner). */
+  readonly budget: SessionBudget
   closing = false
+  /** Set once the X-Forwarded-For-without-trustProxy warning was logged. */
+  proxyHintLogged = false
   // A random node prefix keeps ids unique across server nodes sharing a store.
   readonly #nodeId = randomBytes(6).toString('base64url')
   #counter = 0
@@ -47,19 +59,21 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     this.options = options
     this.store = store
     this.upgrades = new UpgradeTracker(options.handshakeTimeout, log)
+    this.held = new HeldSockets((request) => this.upgrades.settle(request))
+    this.upgradeRate = options.upgradeRate === false
+      ? undefined
+      : new UpgradeRateLimiter(options.upgradeRate.perAddress, options.upgradeRate.interval)
     this.heartbeat = new HeartbeatManager({ defaults: options.heartbeatSettings })
-  }
-
-  get maxConnections (): number {
-    return this.options.maxConnections
+    this.budget = new SessionBudget(options.sessionBudget)
   }
 
   get maxPayload (): number {
     return this.options.maxPayload
   }
 
-  get load (): number {
-    return this.registry.size + this.upgrades.size
+  /** The HTTP server's `upgrade` listener (prepended): hold the socket and bound its handshake. */
+  readonly upgradeArrived = (request: IncomingMessage, socket: Duplex): void => {
+    if (this.held.add(request, socket)) this.upgrades.arrived(request, socket)
   }
 
   /** A new id, unique across nodes: a random node prefix and a counter. */
@@ -131,7 +145,30 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   }
 
   sessionDetached (connection: ReliableConnection<object>, expiresAt: number): void {
-    this.#suspended.add(connection, expiresAt)
+    const key = connection.budgetKey
+    this.#suspended.add(connection, expiresAt, key)
+    // Over a cap, the oldest suspended session goes first (possibly this one when a cap is 0).
+    while (this.#suspended.countOf(key) > this.budget.maxSuspendedPerAddress) {
+      this.#shed(this.#suspended.oldest(key), 'maxSuspendedPerAddress')
+    }
+    while (this.#suspended.size > this.budget.maxSuspended) {
+      this.#shed(this.#suspended.oldest(), 'maxSuspended')
+    }
+  }
+
+  reclaim (bytes: number): boolean {
+    while (!this.budget.fits(bytes)) {
+      const oldest = this.#suspended.oldest()
+      if (oldest === undefined) return false
+      this.#shed(oldest, 'maxTotalBytes')
+    }
+    return true
+  }
+
+  #shed (connection: ReliableConnection<object> | undefined, limit: string): void {
+    if (connection === undefined) return
+    this.#suspended.remove(connection)
+    connection.shed(limit)
   }
 
   unsuspend (connection: ReliableConnection<object>): void {

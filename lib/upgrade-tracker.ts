@@ -1,16 +1,16 @@
 import type { IncomingMessage } from 'node:http'
-import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { FRWS_ERR_HANDSHAKE_TIMEOUT } from './errors.js'
 
 /**
  * Bounds every WebSocket upgrade from its arrival to the open socket, hooks included: an upgrade
  * still unanswered after `handshakeTimeout` gets HTTP 408 and its socket is closed. It listens
- * before Fastify does (`prependListener`), so slow app-level `onRequest` hooks are covered too.
- * The upgrades it tracks count against `maxConnections`.
+ * from the `upgrade` event (see `ServerState.upgradeArrived`), so slow app-level `onRequest` hooks
+ * are covered too. An upgrade whose socket closes is settled by `HeldSockets`.
  */
 export class UpgradeTracker {
-  readonly #pending = new Map<IncomingMessage, { timer: NodeJS.Timeout, arrivedAt: number, socket: Socket }>()
+  readonly #pending = new Map<IncomingMessage, { timer: NodeJS.Timeout, arrivedAt: number, socket: Duplex }>()
   readonly #timeout: number
   readonly #log: FastifyBaseLogger
 
@@ -19,13 +19,8 @@ export class UpgradeTracker {
     this.#log = log
   }
 
-  /** Upgrades between arrival and open socket (or HTTP answer). */
-  get size (): number {
-    return this.#pending.size
-  }
-
-  /** The HTTP server's `upgrade` listener. */
-  readonly arrived = (request: IncomingMessage, socket: Socket): void => {
+  /** An upgrade request arrived: start its `handshakeTimeout` timer. */
+  arrived (request: IncomingMessage, socket: Duplex): void {
     this.#pending.set(request, { timer: this.#arm(request, socket, this.#timeout), arrivedAt: Date.now(), socket })
   }
 
@@ -37,7 +32,7 @@ export class UpgradeTracker {
     entry.timer = this.#arm(request, entry.socket, Math.max(0, entry.arrivedAt + timeout - Date.now()))
   }
 
-  #arm (request: IncomingMessage, socket: Socket, delay: number): NodeJS.Timeout {
+  #arm (request: IncomingMessage, socket: Duplex, delay: number): NodeJS.Timeout {
     const timer = setTimeout(expire, delay, this, request, socket)
     timer.unref()
     return timer
@@ -58,15 +53,14 @@ export class UpgradeTracker {
   }
 
   /** @internal */
-  expired (request: IncomingMessage, socket: Socket): void {
+  expired (request: IncomingMessage, socket: Duplex): void {
     this.#pending.delete(request)
     if (socket.destroyed || !socket.writable) return
     this.#log.warn({ err: new FRWS_ERR_HANDSHAKE_TIMEOUT(this.#timeout), url: request.url }, 'websocket upgrade timed out')
-    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-    socket.destroySoon()
+    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy())
   }
 }
 
-function expire (tracker: UpgradeTracker, request: IncomingMessage, socket: Socket): void {
+function expire (tracker: UpgradeTracker, request: IncomingMessage, socket: Duplex): void {
   tracker.expired(request, socket)
 }

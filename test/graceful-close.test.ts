@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Duplex } from 'node:stream'
 import type { CloseInfo } from '../lib/index.js'
-import { buildApp, cleanup, listen, openClient, rawUpgrade, refusedStatus, waitFor, withExpiry } from './helpers/server.js'
+import { buildApp, captureLogs, cleanup, listen, openClient, rawUpgrade, refusedStatus, waitFor, withExpiry } from './helpers/server.js'
 
 describe('fastify.close()', () => {
   test('closes responsive clients with 1001 and a reason, terminates a silent one after closeTimeout, and never hangs', async (t) => {
@@ -63,24 +63,22 @@ describe('fastify.close()', () => {
   test('an upgrade whose hooks finish after the close began is closed with 1001 and never reaches the handler', async (t) => {
     let hookStarted: () => void = () => {}
     const inHook = new Promise<void>((resolve) => { hookStarted = resolve })
-    let closeStarted: () => void = () => {}
-    const inClose = new Promise<void>((resolve) => { closeStarted = resolve })
     let openGate: () => void = () => {}
     const gate = new Promise<void>((resolve) => { openGate = resolve })
     let runs = 0
+    const logs = captureLogs()
     const app = await buildApp({}, (app) => {
       app.wsRoute('/ws', {
         preValidation: async () => { hookStarted(); await gate }
       }, () => { runs++ })
-      // Registered after the plugin, so it runs once the plugin's own preClose has begun the shutdown.
-      app.addHook('preClose', async () => { closeStarted() })
-    })
+    }, { logger: { level: 'info', stream: logs.stream } })
     t.after(() => cleanup(app))
     const url = await listen(app)
     const client = openClient(`${url}/ws`)
     await withExpiry(inHook, 2000, 'the hook to start')
     const closing = app.close()
-    await withExpiry(inClose, 2000, 'the shutdown to begin')
+    // The shutdown waits for the upgrade still in its hooks (it is a held socket).
+    await waitFor(() => logs.lines.some((line) => line.msg === 'closing websocket connections'), 'the shutdown to begin')
     openGate()
     const opened = await client
     t.after(() => opened.socket.terminate())

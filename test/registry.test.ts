@@ -10,7 +10,7 @@ import type { TestClient } from './helpers/server.js'
  * message, and answers `close:<code>` by closing itself through the registry.
  */
 async function start (t: { after: (fn: () => unknown) => void }, maxConnections?: number): Promise<{ app: FastifyInstance, url: string }> {
-  const app = await buildApp(maxConnections === undefined ? {} : { maxConnections }, (app) => {
+  const app = await buildApp(maxConnections === undefined ? {} : { maxConnections, upgradeRate: false }, (app) => {
     app.wsRoute('/ws', (connection, request) => {
       const rooms = new URL(request.url, 'http://x').searchParams.get('rooms')
       for (const room of rooms === null || rooms === '' ? [] : rooms.split(',')) connection.join(room)

@@ -28,6 +28,11 @@ describe('registering the plugin', () => {
     })).type.not.toRaiseError()
     expect(app.register(fastifyReliableWs, { origins: '*', heartbeat: false })).type.not.toRaiseError()
     expect(app.register(fastifyReliableWs, {
+      sessionBudget: { maxTotalBytes: 64 * 1024 * 1024, maxSessionBytes: 1024 * 1024, maxSuspended: 1000, maxSuspendedPerAddress: 10, unackedSessionTimeout: 5000 }
+    })).type.not.toRaiseError()
+    // @ts-expect-error Type 'string' is not assignable to type 'number'
+    app.register(fastifyReliableWs, { sessionBudget: { maxTotalBytes: '256mb' } })
+    expect(app.register(fastifyReliableWs, {
       origins: async (origin: string, request: FastifyRequest) => origin.endsWith(request.host)
     })).type.not.toRaiseError()
   })

@@ -22,7 +22,8 @@ function heartbeatOption (config: TargetConfig): Pick<FastifyReliableWsOptions, 
 serveTarget(async (config) => {
   const { default: fastifyReliableWs } = await loadCompiledPlugin()
   const app = Fastify({ logger: false })
-  await app.register(fastifyReliableWs, { maxConnections: config.maxConnections, ...heartbeatOption(config) })
+  // Every load client connects from 127.0.0.1: per-address limits would measure themselves.
+  await app.register(fastifyReliableWs, { maxConnections: config.maxConnections, maxConnectionsPerAddress: Infinity, upgradeRate: false, ...heartbeatOption(config) })
   app.wsRoute(ECHO_PATH, (connection) => {
     connection.on('message', (data) => { void connection.send(data) })
   })

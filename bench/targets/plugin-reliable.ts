@@ -12,7 +12,8 @@ serveTarget(async (config) => {
   const { default: fastifyReliableWs } = await loadCompiledPlugin()
   if (config.heartbeat !== 'default') throw unsupportedMode('plugin-reliable', config)
   const app = Fastify({ logger: false })
-  await app.register(fastifyReliableWs, { maxConnections: config.maxConnections })
+  // Every load client connects from 127.0.0.1: per-address limits would measure themselves.
+  await app.register(fastifyReliableWs, { maxConnections: config.maxConnections, maxConnectionsPerAddress: Infinity, upgradeRate: false })
   app.wsRoute(ECHO_PATH, { reliable: true }, (connection) => {
     connection.on('message', (data) => { void connection.send(data) })
   })

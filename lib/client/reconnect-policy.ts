@@ -18,7 +18,7 @@ export type CloseAction = 'reconnect' | 'idle' | 'give-up'
 /** Consecutive connections ending in a protocol error (1002, or a 4400 by the client) before giving up. */
 export const MAX_PROTOCOL_ERROR_RETRIES = 3
 
-/** Least delay before reconnecting after 1013 (try again later), in ms; capped by `maxDelay`. */
+/** Least delay before reconnecting after 1013 (try again later) or 4507 (session shed by the server's memory budget), in ms; capped by `maxDelay`. */
 export const TRY_AGAIN_LATER_DELAY = 5000
 
 const GIVE_UP_CODES = new Set<number>([
@@ -36,7 +36,7 @@ export function closeAction (code: number, byClient: boolean): CloseAction {
   if (byClient) return 'reconnect'
   if (GIVE_UP_CODES.has(code)) return 'give-up'
   if (code === CloseCode.IDLE_TIMEOUT) return 'idle'
-  // 1001, 1002, 1005, 1006, 1011, 1013, 4401, 4408, 4413, codes this table does not know, and
+  // 1001, 1002, 1005, 1006, 1011, 1013, 4401, 4408, 4413, 4507, codes this table does not know, and
   // 4403 and 4421 (the client then asks for a new session instead of resuming).
   return 'reconnect'
 }
@@ -89,7 +89,10 @@ export class ReconnectPolicy {
     }
     if (!retry) return this.giveUp(info, 'because shouldRetry returned false')
     let delay = backoffDelay(this.attempts, baseDelay, maxDelay, random)
-    if (info.code === CloseCode.TRY_AGAIN_LATER) delay = Math.max(delay, Math.min(TRY_AGAIN_LATER_DELAY, maxDelay))
+    // The server is short of capacity: coming back at once would only add to its load.
+    if (info.code === CloseCode.TRY_AGAIN_LATER || info.code === CloseCode.SESSION_SHED) {
+      delay = Math.max(delay, Math.min(TRY_AGAIN_LATER_DELAY, maxDelay))
+    }
     this.attempts++
     return { action: 'reconnect', attempt: this.attempts, delay }
   }

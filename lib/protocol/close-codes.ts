@@ -45,7 +45,9 @@ export const CloseCode = {
   /** Reliable mode: the unacknowledged-message buffer overflowed its bounds. */
   BUFFER_OVERFLOW: 4413,
   /** Reliable mode: the client asked for a protocol version the server does not speak. */
-  UNSUPPORTED_VERSION: 4426
+  UNSUPPORTED_VERSION: 4426,
+  /** Reliable mode: the server's memory budget for sessions was exceeded and this session was ended to make room. */
+  SESSION_SHED: 4507
 } as const
 
 /** A close code this package sends or reports. */
@@ -72,7 +74,8 @@ export const CloseReason: Readonly<Record<CloseCodeValue, string>> = {
   4409: 'session replaced',
   4413: 'buffer overflow',
   4421: 'session belongs to another route',
-  4426: 'unsupported protocol version'
+  4426: 'unsupported protocol version',
+  4507: 'session budget exceeded'
 }
 
 /** RFC 6455 section 5.5: a control frame's payload is at most 125 bytes, two of them the code. */

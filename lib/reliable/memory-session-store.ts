@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import type { Payload } from '../protocol/frames.js'
 import type {
   ClaimResult,
   ClaimSessionInput,
   CreateSessionInput,
   SessionPatch,
   SessionState,
-  SessionStore,
-  StoredMessage
+  SessionStore
 } from './session-store.js'
 import { resumeTokenHashesMatch } from './resume-token.js'
 
@@ -35,8 +35,10 @@ interface Entry {
   clientDelivered: number
   serverAcked: number
   serverSeq: number
-  // messages[head..] are the live ones; acked ones are cut off in batches, not with shift().
-  messages: StoredMessage[]
+  // frames[head..] are the frames of seqs serverAcked + 1 .. serverSeq: the very objects the
+  // server's outbound log holds (no copy, no record per message). Acked ones are cut off in
+  // batches, not with shift().
+  frames: Payload[]
   head: number
   owner: string
   // Infinity while attached.
@@ -44,6 +46,7 @@ interface Entry {
 }
 
 const COMPACT_THRESHOLD = 1024
+const RELEASED: Payload = ''
 
 function randomId (bytes: number): string {
   return randomBytes(bytes).toString('base64url')
@@ -52,7 +55,9 @@ function randomId (bytes: number): string {
 /**
  * The default session store: sessions live in this process's memory and die with it (a resume
  * after a restart gets `resumed: false`). Session ids are 128 random bits from `node:crypto`;
- * resume tokens are held only as their SHA-256 hash. Expired sessions are removed on access and by one
+ * resume tokens are held only as their SHA-256 hash. It keeps a reference to each appended frame,
+ * the same object the server's outbound log holds, and no record per message: the seq of a frame
+ * follows from its position. Expired sessions are removed on access and by one
  * `unref()`'d sweep timer that runs only while some session is detached.
  */
 export class MemorySessionStore implements SessionStore {
@@ -87,7 +92,7 @@ export class MemorySessionStore implements SessionStore {
       clientDelivered: 0,
       serverAcked: 0,
       serverSeq: 0,
-      messages: [],
+      frames: [],
       head: 0,
       owner: input.ownerId,
       expiresAt: Infinity
@@ -133,7 +138,7 @@ export class MemorySessionStore implements SessionStore {
     }
     // Validated first and applied after, so a rejected patch changes nothing.
     if (append !== undefined) {
-      for (const message of append) entry.messages.push({ seq: message.seq, frame: message.frame })
+      for (const message of append) entry.frames.push(message.frame)
       entry.serverSeq = serverSeq
     }
     if (serverAcked !== undefined) trim(entry, serverAcked)
@@ -220,17 +225,18 @@ export class MemorySessionStore implements SessionStore {
 }
 
 function trim (entry: Entry, serverAcked: number): void {
-  const { messages } = entry
-  let head = entry.head
-  while (head < messages.length && messages[head].seq <= serverAcked) head++
+  const { frames } = entry
+  const head = entry.head + serverAcked - entry.serverAcked
   entry.serverAcked = serverAcked
-  if (head === messages.length) {
-    entry.messages = []
+  if (head === frames.length) {
+    entry.frames = []
     entry.head = 0
-  } else if (head >= COMPACT_THRESHOLD && head * 2 >= messages.length) {
-    entry.messages = messages.slice(head)
+  } else if (head >= COMPACT_THRESHOLD && head * 2 >= frames.length) {
+    entry.frames = frames.slice(head)
     entry.head = 0
   } else {
+    // Let go of the acknowledged frames at once; the slots are cut off later in one batch.
+    frames.fill(RELEASED, entry.head, head)
     entry.head = head
   }
 }
@@ -244,6 +250,6 @@ function snapshot (entry: Entry): SessionState {
     clientDelivered: entry.clientDelivered,
     serverAcked: entry.serverAcked,
     serverSeq: entry.serverSeq,
-    messages: entry.messages.slice(entry.head).map(({ seq, frame }) => ({ seq, frame }))
+    messages: entry.frames.slice(entry.head).map((frame, i) => ({ seq: entry.serverAcked + 1 + i, frame }))
   }
 }

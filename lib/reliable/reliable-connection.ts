@@ -4,20 +4,24 @@ import { WsConnection, reportedCloseCode } from '../connection.js'
 import type { CloseCause, ConnectionInit, Respond, WsMessage, WsOutgoing } from '../connection.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
-import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
+import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
 import { decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
 import { OutboundLog } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
+import { closeWithinBound } from '../bounded-close.js'
 import {
-  FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SEND_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
 import { SessionWriter } from './session-writer.js'
 import { sessionTag } from './session-tag.js'
+import { noop, rejected, withTimeout } from './send-promises.js'
+import { SessionShare, frameHeldBytes, sessionBytes } from './session-budget.js'
+import type { SessionBudget } from './session-budget.js'
 
 /** Options of a reliable `send()`. */
 export interface ReliableSendOptions {
@@ -38,8 +42,15 @@ export interface ReliableHost {
   readonly closing: boolean
   /** The session ended on this node (expired, closed, overflowed, moved): forget it. */
   sessionEnded (connection: ReliableConnection<object>): void
-  /** The session lost its socket: expire it after `sessionTimeout` unless it is resumed. */
+  /** The session lost its socket: expire it at `expiresAt` unless it is resumed (caps on suspended sessions apply). */
   sessionDetached (connection: ReliableConnection<object>, expiresAt: number): void
+  /** The memory budget every session charges its real bytes to. */
+  readonly budget: SessionBudget
+  /**
+   * Make room for `bytes` more under `sessionBudget.maxTotalBytes` by shedding suspended sessions,
+   * oldest first. False when even with none left suspended they do not fit.
+   */
+  reclaim (bytes: number): boolean
 }
 
 interface PendingRequest {
@@ -51,19 +62,13 @@ interface PendingRequest {
 /** Close codes after which the session cannot continue (docs/PROTOCOL.md, "Session lifetime"). */
 const SESSION_ENDING_CODES = new Set<number>([
   CloseCode.NORMAL, CloseCode.BAD_MESSAGE, CloseCode.INVALID_PAYLOAD, CloseCode.MESSAGE_TOO_BIG,
-  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA
+  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA, CloseCode.SESSION_SHED
 ])
-
-function noop (): void {}
 
 function toPayload (data: WsOutgoing): Payload {
   if (typeof data === 'string' || data instanceof Uint8Array) return data
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-}
-
-function frameBytes (frame: Payload): number {
-  return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
 }
 
 /**
@@ -81,6 +86,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   readonly epoch: string
   /** True when this node took over a session that began elsewhere (another node, or before a restart). */
   readonly resumedFromStore: boolean
+  /** @internal What the caps on suspended sessions count per: the principal, or the remote address of anonymous sessions. */
+  readonly budgetKey: string
   readonly #settings: ResolvedReliable
   readonly #reliableHost: ReliableHost
   readonly #outbound: OutboundLog
@@ -91,6 +98,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   #attached = true
   #pendingRequests: Array<[number, WsMessage, boolean]> | null = []
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
+  readonly #share: SessionShare
 
   constructor (
     socket: WebSocket, init: ConnectionInit, state: SessionState, ownerId: string,
@@ -101,10 +109,15 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.sessionTag = sessionTag(state.sessionId)
     this.epoch = state.epoch
     this.resumedFromStore = resumedFromStore
+    this.budgetKey = state.principal === null ? `address:${init.remoteAddress}` : `principal:${state.principal}`
     this.#settings = settings
     this.#reliableHost = host
     this.#outbound = new OutboundLog({ maxCount: settings.maxUnacked, maxBytes: settings.maxUnackedBytes, acked: state.serverAcked })
-    for (const message of state.messages) this.#outbound.push(message.frame, frameBytes(message.frame))
+    for (const message of state.messages) this.#outbound.push(message.frame, frameHeldBytes(message.frame))
+    // A session taken over from the store is charged what it holds, even past the budget: refusing
+    // it here would lose messages the client is owed; later sends meet the limits.
+    this.#share = new SessionShare(host.budget)
+    this.#share.sync(this.#outbound)
     this.#inbound = new InboundTracker(state.clientDelivered)
     this.#acks = new AckScheduler({
       source: this.#inbound,
@@ -135,6 +148,14 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   /** Messages sent and not yet acknowledged by the client. */
   get unackedCount (): number {
     return this.#outbound.count
+  }
+
+  /**
+   * Real bytes this session holds on the server and charges to the plugin's `sessionBudget`: a
+   * fixed record size plus each unacknowledged message's frame and per-message overhead. 0 once ended.
+   */
+  get heldBytes (): number {
+    return this.#share.bytes
   }
 
   /** The highest client seq delivered to the application. */
@@ -184,7 +205,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.bindSocket(socket)
     this.#attached = true
     if (previous !== socket && previous.readyState <= 1) {
-      previous.close(CloseCode.SESSION_REPLACED, 'session resumed on another connection')
+      closeWithinBound(previous, CloseCode.SESSION_REPLACED, 'session resumed on another connection')
     }
   }
 
@@ -196,6 +217,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#inbound.startConnection()
     const frames = this.#outbound.replayFrom(clientDelivered)
     this.#writer.acked(clientDelivered)
+    this.#share.sync(this.#outbound)
     if (frames.length === 0) return
     const socket = this.socket
     batchWrites(socket)
@@ -218,7 +240,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#acks.stop()
     if (cause === 'shutdown') {
       // Flush first: a message sent just before the shutdown must reach a shared store.
-      void this.#releaseInStore(this.ownerId).finally(() => this.#writer.stop())
+      void this.#releaseInStore(this.ownerId, this.#settings.sessionTimeout).finally(() => this.#writer.stop())
     } else {
       this.#writer.stop()
       if (cause !== 'replaced' && cause !== 'expired') {
@@ -233,15 +255,29 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     }
     this.#requests.clear()
     this.#pendingRequests = null
+    this.#share.close()
     this.#reliableHost.sessionEnded(this as ReliableConnection<object>)
     if (wasAttached && this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
     this.end(code, reason, cause)
   }
 
-  /** @internal The client did not resume within `sessionTimeout`. */
+  /** @internal The client did not resume within `sessionTimeout` (or `sessionBudget.unackedSessionTimeout`). */
   expire (): void {
-    this.log.info({ session: this.sessionTag }, 'reliable session expired')
+    const shorter = this.#neverAcknowledged && this.#reliableHost.budget.unackedSessionTimeout < this.#settings.sessionTimeout
+    const limit = shorter ? 'unackedSessionTimeout' : 'sessionTimeout'
+    this.log.info({ session: this.sessionTag, limit }, 'reliable session expired')
     this.endSession(this.#suspendedBy.code, this.#suspendedBy.reason, 'expired')
+  }
+
+  /**
+   * @internal The memory budget ends this session to make room (docs/PROTOCOL.md, "Memory budget"):
+   * 4507 to its socket if attached; its store record is deleted, so a resume gets `resumed: false`.
+   * @param limit - the `sessionBudget` option that forced it, for the log
+   */
+  shed (limit: string): void {
+    if (this.isEnded) return
+    this.log.warn({ session: this.sessionTag, limit, heldBytes: this.#share.bytes, attached: this.#attached }, 'reliable session shed: session budget exceeded')
+    this.endSession(CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED], 'shed')
   }
 
   /** @internal Owner id of the socket that holds the session in the store. */
@@ -282,7 +318,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
           return
         case 'A':
           this.touch()
-          if (this.#outbound.ack(frame.seq) > 0) this.#writer.acked(frame.seq)
+          if (this.#outbound.ack(frame.seq) > 0) {
+            this.#writer.acked(frame.seq)
+            this.#share.sync(this.#outbound)
+          }
           return
         case 'ping':
           this.touch()
@@ -317,18 +356,26 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#attached = false
     this.#acks.stop()
     this.#suspendedBy = { code, reason }
-    const expiresAt = Date.now() + this.#settings.sessionTimeout
-    this.#reliableHost.sessionDetached(this as ReliableConnection<object>, expiresAt)
-    void this.#releaseInStore(this.ownerId)
+    const lifetime = this.#neverAcknowledged
+      ? Math.min(this.#settings.sessionTimeout, this.#reliableHost.budget.unackedSessionTimeout)
+      : this.#settings.sessionTimeout
+    void this.#releaseInStore(this.ownerId, lifetime)
+    this.#reliableHost.sessionDetached(this as ReliableConnection<object>, Date.now() + lifetime)
+    if (this.isEnded) return
     this.log.debug({ session: this.sessionTag, code, cause }, 'reliable session suspended')
     this.emit('suspend', { code, reason, cause })
   }
 
+  /** True while the client never acknowledged a message nor sent one: it may not be a real client (`unackedSessionTimeout`). */
+  get #neverAcknowledged (): boolean {
+    return this.#outbound.acked === 0 && this.#inbound.delivered === 0
+  }
+
   /** Release the session in the store under the owner that held it when the socket closed. */
-  async #releaseInStore (ownerId: string): Promise<void> {
+  async #releaseInStore (ownerId: string, lifetime: number): Promise<void> {
     try {
       await this.#writer.flush()
-      await this.#reliableHost.store.release(this.sessionId, ownerId, this.#settings.sessionTimeout)
+      await this.#reliableHost.store.release(this.sessionId, ownerId, lifetime)
     } catch (error) {
       this.log.error({ err: error, session: this.sessionTag }, 'session store release failed')
     }
@@ -422,20 +469,30 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   #sendSequenced (type: 'D' | 'Q' | 'R' | 'E', ref: number, payload: Payload, timeout: number | undefined): Promise<void> {
     if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'closed'))
     const seq = this.#outbound.nextSeq
-    const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafe)
-    const size = frameBytes(frame)
-    if (!this.#outbound.fits(size)) {
+    // Not Buffer.allocUnsafe: a small frame carved from its shared 8 KiB slab would keep the whole
+    // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
+    // message under the cover of a few bytes charged to the session budget.
+    const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
+    const size = frameHeldBytes(frame)
+    const held = sessionBytes(this.#outbound.count + 1, this.#outbound.bytes + size)
+    const fits = this.#outbound.fits(size)
+    if (!fits || held > this.#reliableHost.budget.maxSessionBytes) {
       const error = new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'overflow')
-      this.log.warn({ session: this.sessionTag, unacked: this.#outbound.count, bytes: this.#outbound.bytes }, 'reliable session buffer overflow')
+      const limit = fits ? 'maxSessionBytes' : 'maxUnacked'
+      this.log.warn({ session: this.sessionTag, limit, unacked: this.#outbound.count, bytes: this.#outbound.bytes, heldBytes: this.#share.bytes }, 'reliable session buffer overflow')
       this.closeWithCause(CloseCode.BUFFER_OVERFLOW, undefined, 'error')
       return rejected(error)
     }
+    // Make room under the total budget; this session itself may be the oldest suspended one.
+    if (!this.#reliableHost.reclaim(held - this.#share.bytes)) this.shed('maxTotalBytes')
+    if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'shed'))
     let settle!: (error: Error | null) => void
     const promise = new Promise<void>((resolve, reject) => {
       settle = (error) => { if (error === null) resolve(); else reject(error) }
     })
     promise.catch(noop)
     this.#outbound.push(frame, size, settle)
+    this.#share.sync(this.#outbound)
     this.#writer.appended(seq, frame)
     const socket = this.socket
     if (this.#attached && socket.readyState === 1) {
@@ -459,21 +516,4 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (this.#attached) this.closeWithCause(CloseCode.SESSION_REPLACED, undefined, 'replaced')
     else this.endSession(CloseCode.SESSION_REPLACED, 'session replaced', 'replaced')
   }
-}
-
-function rejected (error: Error): Promise<never> {
-  const promise = Promise.reject(error)
-  promise.catch(noop)
-  return promise
-}
-
-function withTimeout (promise: Promise<void>, timeout: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new FRWS_ERR_SEND_TIMEOUT(timeout)), timeout)
-    timer.unref()
-  })
-  const raced = Promise.race([promise, expiry]).finally(() => clearTimeout(timer))
-  raced.catch(noop)
-  return raced
 }

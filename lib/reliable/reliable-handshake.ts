@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import type { ConnectionInit } from '../connection.js'
 import type { ResolvedRouteSettings } from '../options.js'
-import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
+import { closeWithinBound } from '../bounded-close.js'
+import { CloseCode, CloseReason } from '../protocol/close-codes.js'
 import { decodeFrame } from '../protocol/frames.js'
 import type { HelloFrame } from '../protocol/frames.js'
 import { encodeWelcome } from '../protocol/handshake.js'
@@ -12,6 +13,7 @@ import type { ReliableHost } from './reliable-connection.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import { hashResumeToken, issueResumeToken } from './resume-token.js'
 import { routeIdentity } from './route-identity.js'
+import { SESSION_OVERHEAD } from './session-budget.js'
 import type { ClaimResult, SessionState } from './session-store.js'
 import { sessionTag } from './session-tag.js'
 import type { WsHandler } from '../server-state.js'
@@ -30,10 +32,9 @@ export interface ReliableServer extends ReliableHost {
   unsuspend (connection: ReliableConnection<object>): void
 }
 
+/** Refuse the socket: a peer that ignores the close frame is terminated after REFUSED_CLOSE_TIMEOUT, not ws's 30 s. */
 function closeWith (socket: WebSocket, code: number, reason: string): void {
-  // The socket may be paused for the handshake: it must read the peer's close frame to finish.
-  if (socket.isPaused) socket.resume()
-  if (socket.readyState <= 1) socket.close(code, truncateCloseReason(reason))
+  closeWithinBound(socket, code, reason)
 }
 
 // A refused claim closes the socket; the session stays as it was for its owner.
@@ -156,6 +157,16 @@ async function completeHandshake (
   }
   const resumed = state !== undefined
   state ??= await store.create({ route, principal, ownerId, tokenHash: issued.hash })
+  // Checked after the last await, so the new connection charges its record before any other
+  // handshake can take the room.
+  if (local === undefined && !server.reclaim(SESSION_OVERHEAD)) {
+    // Not even a session record fits after shedding every suspended session: refuse this one plainly.
+    request.log.warn({ limit: 'maxTotalBytes', usedBytes: server.budget.usedBytes }, 'reliable session refused: session budget exceeded')
+    closeWith(socket, CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED])
+    if (resumed) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
+    else await store.delete(state.sessionId, ownerId)
+    return
+  }
 
   const welcome = (delivered: number): string => encodeWelcome({
     version: hello.version,

@@ -10,7 +10,12 @@ export interface ReliableOptions {
   sessionTimeout?: number
   /** Most server-to-client messages kept unacknowledged per session; more ends the session with 4413. @default 4096 */
   maxUnacked?: number
-  /** Most bytes of unacknowledged server-to-client frames per session; more ends the session with 4413. @default 1048576 */
+  /**
+   * Most bytes of unacknowledged server-to-client frames per session; more ends the session with
+   * 4413. Counted as held in memory: bytes and ASCII text at their length, other text at two bytes
+   * per UTF-16 unit (or its UTF-8 size if larger). `sessionBudget.maxSessionBytes` bounds the
+   * session's real memory, overheads included. @default 1048576
+   */
   maxUnackedBytes?: number
   /** Longest time the server holds back an ack after delivering a client message, in ms. @default 20 */
   ackInterval?: number

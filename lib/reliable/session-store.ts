@@ -11,8 +11,11 @@
  * survives a disconnect: the owner keeps appending messages sent while the client is away.
  *
  * Contract for every implementation (`MemorySessionStore` is the reference):
- * - methods are async and never share mutable objects with the caller: returned states are copies,
- *   and stored frames are treated as immutable;
+ * - methods are async and never share mutable objects with the caller: returned states and
+ *   message lists are copies. Frames are immutable (neither side changes a frame after `update`),
+ *   so an in-process store keeps the very frame objects it was given instead of copying them: the
+ *   server's outbound log and the store then share each frame's bytes (no duplicate buffering);
+ *   a store outside the process serialises them;
  * - `claim` is atomic: two concurrent claims of one session both succeed only in sequence, the
  *   second reporting the first as `previousOwner`; a claim replaces the token hash, so of two
  *   claims presenting the same token only the first succeeds;
@@ -29,7 +32,7 @@ import type { Payload } from '../protocol/frames.js'
 export interface StoredMessage {
   /** The message's seq (server-to-client direction). */
   seq: number
-  /** The encoded frame: a string for a text frame, bytes for a binary frame. */
+  /** The encoded frame: a string for a text frame, bytes for a binary frame. Never mutated once stored. */
   frame: Payload
 }
 
