@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { CloseInfo } from '../lib/index.js'
 import { buildApp, delay, listen, openClient, waitFor, withExpiry } from './helpers/server.js'
-import { startTcpProxy } from './helpers/tcp-proxy.js'
+import { createFaultProxy } from '../lib/testing/index.js'
 
 const PING_INTERVAL = 200
 const PONG_TIMEOUT = 200
@@ -25,9 +25,9 @@ describe('heartbeat on real sockets', () => {
     const { app, closes } = await heartbeatApp()
     t.after(() => app.close())
     const url = await listen(app)
-    const proxy = await startTcpProxy({ targetPort: Number(new URL(url).port) })
+    const proxy = await createFaultProxy({ target: url })
     t.after(() => proxy.close())
-    const client = await openClient(`ws://127.0.0.1:${proxy.port}/ws`)
+    const client = await openClient(`${proxy.url}/ws`)
     t.after(() => client.socket.terminate())
     client.socket.send('last words')
     assert.equal(await client.next(), 'last words')

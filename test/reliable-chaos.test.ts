@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import type { ReliableConnection, WsMessage } from '../lib/index.js'
 import { LogLevel, captureLogs, delay, waitFor, withExpiry } from './helpers/server.js'
 import { FAST_CLIENT, FAST_HEARTBEAT, Scene, codeOf, nextClientEvent, seededRandom } from './helpers/reliable-pair.js'
-import type { TcpProxy } from './helpers/tcp-proxy.js'
+import type { FaultProxy } from '../lib/testing/index.js'
 
 /** The senders pause BATCH_PAUSE ms after every BATCH messages (see sendWindowed). */
 const BATCH = 100
@@ -81,14 +81,14 @@ interface ChaosProbes {
  * both ends have given up the connection (the client reported a close and the server's session
  * has no socket), so the session must resume.
  */
-async function runChaos (proxy: TcpProxy, random: () => number, probes: ChaosProbes, stats: ChaosStats): Promise<void> {
+async function runChaos (proxy: FaultProxy, random: () => number, probes: ChaosProbes, stats: ChaosStats): Promise<void> {
   try {
     while (probes.running()) {
       await delay(100 + Math.floor(random() * 200))
       if (!probes.running()) break
       if (random() < 0.5) {
         stats.cuts++
-        proxy.cutAll()
+        proxy.cut()
         continue
       }
       stats.blackholes++

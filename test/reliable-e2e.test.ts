@@ -302,7 +302,7 @@ describe('request and response through the real client and server', () => {
 
     const suspended = new Promise((resolve) => connection.once('suspend', resolve))
     const closed = nextClientEvent(client, 'close')
-    proxy?.cutAll()
+    proxy?.cut()
     await withExpiry(suspended, 2000, 'the server to notice the drop')
     await closed
     // Answered while the connection is down: each answer waits in its sender's buffer.

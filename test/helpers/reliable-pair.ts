@@ -1,5 +1,5 @@
 /**
- * End-to-end scenes of reliable mode: real Fastify apps with a reliable route, real TCP proxies
+ * End-to-end scenes of reliable mode: real Fastify apps with a reliable route, real fault proxies (`lib/testing`)
  * and real `ReliableClient`s on `ws`'s WebSocket, all on 127.0.0.1, closed in the right order.
  */
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
@@ -8,8 +8,8 @@ import { ReliableClient } from '../../lib/client/index.js'
 import type { ClientEvents, ReliableClientOptions } from '../../lib/client/index.js'
 import type { FastifyReliableWsOptions, ReliableConnection, ReliableOptions, WsRouteOptions } from '../../lib/index.js'
 import { buildApp, cleanup } from './server.js'
-import { startTcpProxy } from './tcp-proxy.js'
-import type { TcpProxy } from './tcp-proxy.js'
+import { createFaultProxy } from '../../lib/testing/index.js'
+import type { FaultProxy } from '../../lib/testing/index.js'
 
 /** Route heartbeat for e2e tests: a blackholed connection is found dead in about 200 ms (both ends). */
 export const FAST_HEARTBEAT = { pingInterval: 100, pongTimeout: 100 }
@@ -61,7 +61,7 @@ const LOGGED_EVENTS = ['open', 'resumed', 'continuityLost', 'reconnecting', 'clo
  */
 export class Scene {
   private readonly apps: FastifyInstance[] = []
-  private readonly proxies: TcpProxy[] = []
+  private readonly proxies: FaultProxy[] = []
   private readonly clients: ReliableClient[] = []
   private readonly stoppers: Array<() => void> = []
 
@@ -77,11 +77,11 @@ export class Scene {
     return { app, port: address.port, url: `ws://127.0.0.1:${address.port}${RELIABLE_PATH}` }
   }
 
-  /** Start a TCP proxy to `targetPort`; returns it with the route's URL through it. */
-  async proxy (targetPort: number): Promise<{ proxy: TcpProxy, url: string }> {
-    const proxy = await startTcpProxy({ targetPort })
+  /** Start a fault proxy to `targetPort`; returns it with the route's URL through it. */
+  async proxy (targetPort: number): Promise<{ proxy: FaultProxy, url: string }> {
+    const proxy = await createFaultProxy({ target: targetPort })
     this.proxies.push(proxy)
-    return { proxy, url: `ws://127.0.0.1:${proxy.port}${RELIABLE_PATH}` }
+    return { proxy, url: `${proxy.url}${RELIABLE_PATH}` }
   }
 
   /**
