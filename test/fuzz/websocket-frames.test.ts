@@ -183,10 +183,10 @@ async function checkCase (frames: ClientFrame[], cuts: number[]): Promise<void> 
     client.socket.destroy()
   }
   // The server forgot the connection, and the connection beside it still echoes.
-  await waitFor(() => app.wsConnections.size === 1 && app.wsHeartbeat.stats().connections === 1, 'the registry to drop the fuzzed connection')
+  await waitFor(() => app.wsConnections.size === 1 && app.wsHeartbeat.stats().connections === 1, 'the registry to drop the fuzzed connection', 5000)
   const probe = `beside ${++besideCount}`
   beside.socket.send(probe)
-  assert.equal(await beside.next(), probe, 'the connection beside still echoes')
+  assert.equal(await beside.next(5000), probe, 'the connection beside still echoes')
   assert.deepEqual(faults.faults, [], 'no uncaught exception or unhandled rejection')
 }
 

@@ -1,0 +1,216 @@
+// Property-based fuzzing of the reliable protocol: after a valid hello/welcome, random sequences of
+// frames (valid and broken) at a reliable echo route, checked against a model of docs/PROTOCOL.md.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import WebSocket from 'ws'
+import { MemorySessionStore } from '../../lib/index.js'
+import { openPeer } from '../helpers/protocol-peer.js'
+import type { ProtocolPeer, ServerSide } from '../helpers/protocol-peer.js'
+import { startReliable } from '../helpers/protocol-peer.js'
+import { waitFor } from '../helpers/server.js'
+import { fuzzParameters, recordProcessFaults, replayHint } from './fuzz-settings.js'
+import type { ProcessFaults } from './fuzz-settings.js'
+import { ReliableModel } from './reliable-model.js'
+import type { WireMessage } from './reliable-model.js'
+
+const MAX_PAYLOAD = 1024
+/** CI default; FRWS_FUZZ_RUNS raises it. */
+const DEFAULT_RUNS = 800
+
+/** How a sequenced frame picks its seq, relative to what the server delivered. */
+type SeqPick = 'next' | 'again' | 'skip one' | 'zero' | 'leading zero' | 'above 2^53' | 'missing'
+/** How a response picks the request it answers, relative to what the server sent. */
+type RefPick = 'sent' | 'never sent' | 'zero' | 'missing'
+/** How an ack picks its seq. */
+type AckPick = 'all sent' | 'stale' | 'never sent' | 'zero' | 'leading zero' | 'trailing text'
+
+/** One step of a case, described so that a counterexample reads as a list of frames. */
+type Step =
+  | { frame: 'D' | 'Q', seq: SeqPick, payload: string | Uint8Array }
+  | { frame: 'R' | 'E', seq: SeqPick, ref: RefPick, payload: string | Uint8Array }
+  | { frame: 'A', ack: AckPick }
+  | { frame: 'ping' | 'pong', token: string }
+  | { frame: 'H' | 'W' }
+  | { frame: 'text', text: string }
+  | { frame: 'bytes', bytes: Uint8Array, binary: boolean }
+  | { frame: 'oversize', binary: boolean }
+
+function mostly<T> (usual: T, rare: T[], usualWeight = 8): fc.Arbitrary<T> {
+  return fc.oneof({ withCrossShrink: true },
+    { weight: usualWeight, arbitrary: fc.constant(usual) },
+    { weight: 1, arbitrary: fc.constantFrom(...rare) })
+}
+
+const payload: fc.Arbitrary<string | Uint8Array> = fc.oneof({ withCrossShrink: true },
+  { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 16 }) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }) })
+const seqPick: fc.Arbitrary<SeqPick> = fc.oneof({ withCrossShrink: true },
+  { weight: 60, arbitrary: fc.constant('next' as const) },
+  { weight: 2, arbitrary: fc.constantFrom('again' as const, 'skip one' as const) },
+  { weight: 1, arbitrary: fc.constantFrom('zero' as const, 'leading zero' as const, 'above 2^53' as const, 'missing' as const) })
+const token = fc.oneof({ withCrossShrink: true },
+  { weight: 4, arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 70 }) })
+
+const step: fc.Arbitrary<Step> = fc.oneof({ withCrossShrink: true },
+  { weight: 24, arbitrary: fc.record({ frame: fc.constant('D' as const), seq: seqPick, payload }) },
+  { weight: 6, arbitrary: fc.record({ frame: fc.constant('Q' as const), seq: seqPick, payload }) },
+  { weight: 1, arbitrary: fc.record({ frame: fc.constantFrom('R' as const, 'E' as const), seq: seqPick, ref: mostly<RefPick>('sent', ['never sent', 'zero', 'missing'], 6), payload }) },
+  { weight: 3, arbitrary: fc.record({ frame: fc.constant('A' as const), ack: mostly<AckPick>('all sent', ['stale', 'never sent', 'zero', 'leading zero', 'trailing text'], 10) }) },
+  { weight: 3, arbitrary: fc.record({ frame: fc.constantFrom('ping' as const, 'pong' as const), token }) },
+  { weight: 1, arbitrary: fc.record({ frame: fc.constantFrom('H' as const, 'W' as const) }) },
+  { weight: 1, arbitrary: fc.record({ frame: fc.constant('text' as const), text: fc.string({ maxLength: 12 }) }) },
+  { weight: 1, arbitrary: fc.record({ frame: fc.constant('bytes' as const), bytes: fc.uint8Array({ maxLength: 12 }), binary: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ frame: fc.constant('oversize' as const), binary: fc.boolean() }) })
+
+function seqText (pick: SeqPick, model: ReliableModel): string {
+  switch (pick) {
+    case 'next': return String(model.delivered + 1)
+    case 'again': return String(Math.max(model.delivered, 1))
+    case 'skip one': return String(model.delivered + 2)
+    case 'zero': return '0'
+    case 'leading zero': return `0${model.delivered + 1}`
+    case 'above 2^53': return '9007199254740992'
+    case 'missing': return ''
+  }
+}
+
+function refText (pick: RefPick, model: ReliableModel): string {
+  switch (pick) {
+    case 'sent': return `,${Math.max(model.serverSeq, 1)}`
+    case 'never sent': return `,${model.serverSeq + 1}`
+    case 'zero': return ',0'
+    case 'missing': return ''
+  }
+}
+
+function ackText (pick: AckPick, model: ReliableModel): string {
+  switch (pick) {
+    case 'all sent': return `A${Math.max(model.serverSeq, 1)}`
+    case 'stale': return `A${Math.max(model.serverAcked, 1)}`
+    case 'never sent': return `A${model.serverSeq + 1}`
+    case 'zero': return 'A0'
+    case 'leading zero': return `A0${model.serverSeq}`
+    case 'trailing text': return `A${Math.max(model.serverSeq, 1)}x`
+  }
+}
+
+/** The message a step puts on the wire, given what the model says the server has seen. */
+function wireMessage (step: Step, model: ReliableModel): WireMessage {
+  const withPayload = (header: string, body: string | Uint8Array): WireMessage => typeof body === 'string'
+    ? { data: header + body, binary: false }
+    : { data: Buffer.concat([Buffer.from(header, 'latin1'), body]), binary: true }
+  switch (step.frame) {
+    case 'D':
+    case 'Q':
+      return withPayload(`${step.frame}${seqText(step.seq, model)}:`, step.payload)
+    case 'R':
+    case 'E':
+      return withPayload(`${step.frame}${seqText(step.seq, model)}${refText(step.ref, model)}:`, step.payload)
+    case 'A':
+      return { data: ackText(step.ack, model), binary: false }
+    case 'ping':
+    case 'pong':
+      return { data: `frws:${step.frame}${step.token === '' ? '' : ':' + step.token}`, binary: false }
+    case 'H':
+      return { data: 'H{"version":1}', binary: false }
+    case 'W':
+      return { data: 'W{"version":1,"sessionId":"s","epoch":"e","resumed":false,"delivered":0}', binary: false }
+    case 'text':
+      return { data: step.text, binary: false }
+    case 'bytes':
+      return { data: Buffer.from(step.bytes), binary: step.binary }
+    case 'oversize':
+      return withPayload(`D${model.delivered + 1}:`, step.binary ? new Uint8Array(MAX_PAYLOAD) : 'x'.repeat(MAX_PAYLOAD))
+  }
+}
+
+let server: ServerSide
+let store: MemorySessionStore
+let beside: ProtocolPeer
+let faults: ProcessFaults
+let besideSeq = 0
+/** What the application received, per session. */
+const deliveredBySession = new Map<string, Array<string | Buffer>>()
+
+before(async () => {
+  faults = recordProcessFaults()
+  store = new MemorySessionStore()
+  server = await startReliable({ reliable: true }, { maxPayload: MAX_PAYLOAD, sessionStore: store }, (connection) => {
+    const delivered: Array<string | Buffer> = []
+    deliveredBySession.set(connection.sessionId, delivered)
+    connection.on('message', (data) => {
+      delivered.push(data)
+      void connection.send(data)
+    })
+    connection.on('close', () => deliveredBySession.delete(connection.sessionId))
+    connection.on('request', (data, _isBinary, respond) => respond(data))
+  })
+  beside = await server.peer()
+  await beside.handshake()
+})
+
+after(async () => {
+  faults.uninstall()
+  await server.stop()
+  await store.close()
+})
+
+function isServerAck (message: WireMessage): boolean {
+  return !message.binary && /^A[0-9]+$/.test(message.data as string)
+}
+
+async function checkCase (steps: Step[]): Promise<void> {
+  const model = new ReliableModel(MAX_PAYLOAD)
+  const peer = await openPeer(server.url)
+  try {
+    const welcome = await peer.handshake()
+    const delivered = deliveredBySession.get(welcome.sessionId)
+    assert.ok(delivered !== undefined, 'the handler ran for the new session')
+    const sent: WireMessage[] = []
+    for (const item of steps) {
+      if (model.closed) break
+      const message = wireMessage(item, model)
+      sent.push(message)
+      model.feed(message)
+      peer.sendRaw(message.data as Buffer, message.binary)
+    }
+    const usable = !model.closed
+    if (usable) {
+      // The session must still work: a probe comes back, then a normal close ends the session.
+      const probe: WireMessage = { data: `D${model.delivered + 1}:probe`, binary: false }
+      sent.push(probe)
+      model.feed(probe)
+      peer.sendRaw(probe.data as string)
+      // A close instead of the echo is reported by the close-code assertion below.
+      await waitFor(() => peer.received.some((r) => r.raw === `D${model.serverSeq}:probe`) || peer.socket.readyState !== WebSocket.OPEN, 'the echo of the probe', 5000)
+      if (peer.socket.readyState === WebSocket.OPEN) peer.socket.close(1000)
+    }
+    const { code } = await peer.closed(5000)
+    const expected = model.expected
+    const replies = peer.received.slice(1).map((r): WireMessage => ({ data: r.raw, binary: r.isBinary })).filter((m) => !isServerAck(m))
+    const context = `sent ${JSON.stringify(sent.map((m) => m.binary ? `<binary ${(m.data as Buffer).toString('latin1')}>` : m.data))}`
+    assert.deepEqual(replies, expected.replies, `replies; ${context}`)
+    assert.deepEqual(delivered, [...expected.delivered], `delivered exactly once, in order; ${context}`)
+    assert.equal(code, usable ? 1000 : expected.closeCode, `close code (${expected.closeWhy ?? 'normal close after the probe'}); ${context}`)
+    const acks = peer.received.slice(1).filter((r) => !r.isBinary && isServerAck({ data: r.raw, binary: false })).map((r) => Number((r.raw as string).slice(1)))
+    assert.ok(acks.every((ack, i) => ack >= 1 && ack <= model.delivered && (i === 0 || ack > acks[i - 1])), `server acks ${acks.join(',')} increase and cover delivered messages only`)
+  } finally {
+    peer.terminate()
+  }
+  // The session ended everywhere, and the session beside it still echoes.
+  await waitFor(() => server.app.wsConnections.size === 1 && store.size === 1 && deliveredBySession.size === 1, 'the fuzzed session to end', 5000)
+  const seq = ++besideSeq
+  beside.sendData(seq, `beside ${seq}`)
+  const echo = await beside.nextOfType('D', 5000)
+  assert.equal(echo.raw, `D${seq}:beside ${seq}`, 'the session beside still echoes')
+  beside.sendAck(seq)
+  assert.deepEqual(faults.faults, [], 'no uncaught exception or unhandled rejection')
+}
+
+test('random reliable-protocol frames get the documented close code or exactly-once delivery, and never harm the server', async (t) => {
+  const parameters = fuzzParameters<[Step[]]>(DEFAULT_RUNS)
+  t.diagnostic(replayHint(parameters))
+  await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => checkCase(steps)), parameters)
+})
