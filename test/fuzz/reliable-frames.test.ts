@@ -1,5 +1,5 @@
 // Property-based fuzzing of the reliable protocol: after a valid hello/welcome, random sequences of
-// frames (valid and broken) at a reliable echo route, checked against a model of docs/PROTOCOL.md.
+// frames (valid and broken) and resumes at a reliable echo route, checked against a model of docs/PROTOCOL.md.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -16,10 +16,10 @@ import type { WireMessage } from './reliable-model.js'
 
 const MAX_PAYLOAD = 1024
 /** CI default; FRWS_FUZZ_RUNS raises it. */
-const DEFAULT_RUNS = 800
+const DEFAULT_RUNS = 600
 
 /** How a sequenced frame picks its seq, relative to what the server delivered. */
-type SeqPick = 'next' | 'again' | 'skip one' | 'zero' | 'leading zero' | 'above 2^53' | 'missing'
+type SeqPick = 'next' | 'again' | 'first' | 'skip one' | 'zero' | 'leading zero' | 'above 2^53' | 'missing'
 /** How a response picks the request it answers, relative to what the server sent. */
 type RefPick = 'sent' | 'never sent' | 'zero' | 'missing'
 /** How an ack picks its seq. */
@@ -35,6 +35,12 @@ type Step =
   | { frame: 'text', text: string }
   | { frame: 'bytes', bytes: Uint8Array, binary: boolean }
   | { frame: 'oversize', binary: boolean }
+  /**
+   * Drop the connection and resume the session on a new one, stating all or only the acknowledged
+   * server frames as delivered; then send the last `resend` delivered client frames again, as a
+   * client that never got their ack does (the server must drop them as duplicates).
+   */
+  | { frame: 'reconnect', resume: 'all received' | 'last acked', resend: number }
 
 function mostly<T> (usual: T, rare: T[], usualWeight = 8): fc.Arbitrary<T> {
   return fc.oneof({ withCrossShrink: true },
@@ -47,7 +53,7 @@ const payload: fc.Arbitrary<string | Uint8Array> = fc.oneof({ withCrossShrink: t
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }) })
 const seqPick: fc.Arbitrary<SeqPick> = fc.oneof({ withCrossShrink: true },
   { weight: 60, arbitrary: fc.constant('next' as const) },
-  { weight: 2, arbitrary: fc.constantFrom('again' as const, 'skip one' as const) },
+  { weight: 3, arbitrary: fc.constantFrom('again' as const, 'first' as const, 'skip one' as const) },
   { weight: 1, arbitrary: fc.constantFrom('zero' as const, 'leading zero' as const, 'above 2^53' as const, 'missing' as const) })
 const token = fc.oneof({ withCrossShrink: true },
   { weight: 4, arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 12 }) },
@@ -62,12 +68,14 @@ const step: fc.Arbitrary<Step> = fc.oneof({ withCrossShrink: true },
   { weight: 1, arbitrary: fc.record({ frame: fc.constantFrom('H' as const, 'W' as const) }) },
   { weight: 1, arbitrary: fc.record({ frame: fc.constant('text' as const), text: fc.string({ maxLength: 12 }) }) },
   { weight: 1, arbitrary: fc.record({ frame: fc.constant('bytes' as const), bytes: fc.uint8Array({ maxLength: 12 }), binary: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ frame: fc.constant('oversize' as const), binary: fc.boolean() }) })
+  { weight: 1, arbitrary: fc.record({ frame: fc.constant('oversize' as const), binary: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ frame: fc.constant('reconnect' as const), resume: fc.constantFrom('all received' as const, 'last acked' as const), resend: fc.nat(3) }) })
 
 function seqText (pick: SeqPick, model: ReliableModel): string {
   switch (pick) {
     case 'next': return String(model.delivered + 1)
     case 'again': return String(Math.max(model.delivered, 1))
+    case 'first': return '1'
     case 'skip one': return String(model.delivered + 2)
     case 'zero': return '0'
     case 'leading zero': return `0${model.delivered + 1}`
@@ -97,7 +105,7 @@ function ackText (pick: AckPick, model: ReliableModel): string {
 }
 
 /** The message a step puts on the wire, given what the model says the server has seen. */
-function wireMessage (step: Step, model: ReliableModel): WireMessage {
+function wireMessage (step: Exclude<Step, { frame: 'reconnect' }>, model: ReliableModel): WireMessage {
   const withPayload = (header: string, body: string | Uint8Array): WireMessage => typeof body === 'string'
     ? { data: header + body, binary: false }
     : { data: Buffer.concat([Buffer.from(header, 'latin1'), body]), binary: true }
@@ -161,43 +169,66 @@ function isServerAck (message: WireMessage): boolean {
   return !message.binary && /^A[0-9]+$/.test(message.data as string)
 }
 
+/** Messages a peer received after its welcome, acks excepted. */
+function repliesOf (peer: ProtocolPeer): WireMessage[] {
+  return peer.received.slice(1).map((r): WireMessage => ({ data: r.raw, binary: r.isBinary })).filter((m) => !isServerAck(m))
+}
+
 async function checkCase (steps: Step[]): Promise<void> {
   const model = new ReliableModel(MAX_PAYLOAD)
-  const peer = await openPeer(server.url)
+  let peer = await openPeer(server.url)
+  const peers = [peer]
   try {
     const welcome = await peer.handshake()
     const delivered = deliveredBySession.get(welcome.sessionId)
     assert.ok(delivered !== undefined, 'the handler ran for the new session')
-    const sent: WireMessage[] = []
+    const sent: string[] = []
+    /** The client frames the server delivered, by seq, to send again after a resume. */
+    const deliveredFrames = new Map<number, WireMessage>()
+    const send = (message: WireMessage): void => {
+      sent.push(message.binary ? `<binary ${(message.data as Buffer).toString('latin1')}>` : String(message.data))
+      const before = model.delivered
+      model.feed(message)
+      if (model.delivered > before) deliveredFrames.set(model.delivered, message)
+      peer.sendRaw(message.data as Buffer, message.binary)
+    }
+    const context = (): string => `sent ${JSON.stringify(sent)}`
     for (const item of steps) {
       if (model.closed) break
-      const message = wireMessage(item, model)
-      sent.push(message)
-      model.feed(message)
-      peer.sendRaw(message.data as Buffer, message.binary)
+      if (item.frame === 'reconnect') {
+        // Wait for what the server sent so far (so 'all received' is true), then drop and resume.
+        const before = model.expected.replies.length
+        await waitFor(() => peers.flatMap(repliesOf).length >= before, `${before} replies before the reconnect; ${context()}`, 5000)
+        const position = item.resume === 'all received' ? model.serverSeq : model.serverAcked
+        sent.push(`<reconnect, resume delivered ${position}>`)
+        peer.terminate()
+        peer = await openPeer(server.url)
+        peers.push(peer)
+        const resumed = await peer.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: position })
+        assert.deepEqual([resumed.resumed, resumed.sessionId, resumed.delivered], [true, welcome.sessionId, model.delivered], `the resume's welcome; ${context()}`)
+        model.resume(position)
+        for (let seq = Math.max(1, model.delivered - item.resend + 1); seq <= model.delivered; seq++) send(deliveredFrames.get(seq)!)
+        continue
+      }
+      send(wireMessage(item, model))
     }
     const usable = !model.closed
     if (usable) {
       // The session must still work: a probe comes back, then a normal close ends the session.
-      const probe: WireMessage = { data: `D${model.delivered + 1}:probe`, binary: false }
-      sent.push(probe)
-      model.feed(probe)
-      peer.sendRaw(probe.data as string)
+      send({ data: `D${model.delivered + 1}:probe`, binary: false })
       // A close instead of the echo is reported by the close-code assertion below.
       await waitFor(() => peer.received.some((r) => r.raw === `D${model.serverSeq}:probe`) || peer.socket.readyState !== WebSocket.OPEN, 'the echo of the probe', 5000)
       if (peer.socket.readyState === WebSocket.OPEN) peer.socket.close(1000)
     }
     const { code } = await peer.closed(5000)
     const expected = model.expected
-    const replies = peer.received.slice(1).map((r): WireMessage => ({ data: r.raw, binary: r.isBinary })).filter((m) => !isServerAck(m))
-    const context = `sent ${JSON.stringify(sent.map((m) => m.binary ? `<binary ${(m.data as Buffer).toString('latin1')}>` : m.data))}`
-    assert.deepEqual(replies, expected.replies, `replies; ${context}`)
-    assert.deepEqual(delivered, [...expected.delivered], `delivered exactly once, in order; ${context}`)
-    assert.equal(code, usable ? 1000 : expected.closeCode, `close code (${expected.closeWhy ?? 'normal close after the probe'}); ${context}`)
-    const acks = peer.received.slice(1).filter((r) => !r.isBinary && isServerAck({ data: r.raw, binary: false })).map((r) => Number((r.raw as string).slice(1)))
-    assert.ok(acks.every((ack, i) => ack >= 1 && ack <= model.delivered && (i === 0 || ack > acks[i - 1])), `server acks ${acks.join(',')} increase and cover delivered messages only`)
+    assert.deepEqual(peers.flatMap(repliesOf), expected.replies, `replies; ${context()}`)
+    assert.deepEqual(delivered, [...expected.delivered], `delivered exactly once, in order; ${context()}`)
+    assert.equal(code, usable ? 1000 : expected.closeCode, `close code (${expected.closeWhy ?? 'normal close after the probe'}); ${context()}`)
+    const acks = peers.flatMap((p) => p.received.slice(1)).filter((r) => !r.isBinary && isServerAck({ data: r.raw, binary: false })).map((r) => Number((r.raw as string).slice(1)))
+    assert.ok(acks.every((ack, i) => ack >= 1 && ack <= model.delivered && (i === 0 || ack > acks[i - 1])), `server acks ${acks.join(',')} increase and cover delivered messages only; ${context()}`)
   } finally {
-    peer.terminate()
+    for (const each of peers) each.terminate()
   }
   // The session ended everywhere, and the session beside it still echoes.
   await waitFor(() => server.app.wsConnections.size === 1 && store.size === 1 && deliveredBySession.size === 1, 'the fuzzed session to end', 5000)
@@ -209,7 +240,7 @@ async function checkCase (steps: Step[]): Promise<void> {
   assert.deepEqual(faults.faults, [], 'no uncaught exception or unhandled rejection')
 }
 
-test('random reliable-protocol frames get the documented close code or exactly-once delivery, and never harm the server', async (t) => {
+test('random reliable-protocol frames, across resumes, get the documented close code or exactly-once delivery, and never harm the server', async (t) => {
   const parameters = fuzzParameters<[Step[]]>(DEFAULT_RUNS)
   t.diagnostic(replayHint(parameters))
   await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => checkCase(steps)), parameters)

@@ -37,7 +37,7 @@ function seqValue (digits: string): number | undefined {
   return value <= MAX_SEQ ? Number(value) : undefined
 }
 
-/** Tracks one fresh session on the echo route, message by message. */
+/** Tracks one session on the echo route, from its creation, message by message and across resumes. */
 export class ReliableModel {
   readonly expected: ReliableExpectation = { delivered: [], replies: [], closeCode: undefined, closeWhy: undefined }
   /** delivered(client→server). */
@@ -46,8 +46,10 @@ export class ReliableModel {
   connectionHigh = 0
   /** The highest seq the server sent. */
   serverSeq = 0
-  /** The highest server seq the client acknowledged. */
+  /** The highest server seq the client acknowledged (by an ack or a resume). */
   serverAcked = 0
+  /** Every sequenced frame the server sent, by seq, for the replay after a resume. */
+  readonly #serverFrames = new Map<number, WireMessage>()
 
   constructor (readonly maxPayload: number) {}
 
@@ -100,6 +102,17 @@ export class ReliableModel {
     this.#close(4400, 'not a binary data, request or response frame')
   }
 
+  /**
+   * The client reconnected and resumed, saying it delivered the server's frames up to
+   * `clientDelivered` (handshake step 5): the server releases those and replays the rest in order.
+   */
+  resume (clientDelivered: number): void {
+    if (this.closed) return
+    this.connectionHigh = 0
+    this.serverAcked = Math.max(this.serverAcked, clientDelivered)
+    for (let seq = clientDelivered + 1; seq <= this.serverSeq; seq++) this.expected.replies.push(this.#serverFrames.get(seq)!)
+  }
+
   #ack (digits: string): void {
     const seq = seqValue(digits)
     if (seq === undefined) return this.#close(4400, 'ack above 2^53 - 1')
@@ -126,8 +139,10 @@ export class ReliableModel {
   }
 
   #reply (header: string, payload: string | Buffer, binary: boolean): void {
-    this.expected.replies.push(typeof payload === 'string'
+    const frame = typeof payload === 'string'
       ? { data: header + payload, binary }
-      : { data: Buffer.concat([Buffer.from(header, 'latin1'), payload]), binary })
+      : { data: Buffer.concat([Buffer.from(header, 'latin1'), payload]), binary }
+    this.#serverFrames.set(this.serverSeq, frame)
+    this.expected.replies.push(frame)
   }
 }

@@ -15,7 +15,7 @@ import { Rfc6455Model } from './rfc6455-model.js'
 /** Small, so that fragments and lying lengths cross it often. */
 const MAX_PAYLOAD = 512
 /** CI default; FRWS_FUZZ_RUNS raises it. */
-const DEFAULT_RUNS = 1200
+const DEFAULT_RUNS = 1500
 
 /** `usual` most of the time, one of `rare` otherwise; shrinks towards `usual`. */
 function mostly<T> (usual: T, rare: T[], usualWeight = 8): fc.Arbitrary<T> {
