@@ -11,6 +11,7 @@ import { startReliable } from '../helpers/protocol-peer.js'
 import { waitFor } from '../helpers/server.js'
 import { fuzzParameters, recordProcessFaults, replayHint } from './fuzz-settings.js'
 import type { ProcessFaults } from './fuzz-settings.js'
+import { Opcode, closeCodeOf, encodeClientFrame, openRawClient, wellFormed } from './raw-websocket.js'
 import { ReliableModel } from './reliable-model.js'
 import type { WireMessage } from './reliable-model.js'
 
@@ -244,4 +245,19 @@ test('random reliable-protocol frames, across resumes, get the documented close 
   const parameters = fuzzParameters<[Step[]]>(DEFAULT_RUNS)
   t.diagnostic(replayHint(parameters))
   await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => checkCase(steps)), parameters)
+})
+
+test('a frame length above 2^53 - 1 ends the session with 1009, like any oversized frame', async () => {
+  // Found by the RFC 6455 fuzzer: the server reported 1002 for it, which left the session waiting for a resume.
+  const client = await openRawClient(server.url)
+  try {
+    await client.write(wellFormed(Opcode.TEXT, Buffer.from('H{"version":1}')))
+    await client.until((frames) => frames.some((f) => f.payload.toString().startsWith('W{')), 'the welcome')
+    await client.write(encodeClientFrame({ fin: true, rsv: 0, opcode: Opcode.TEXT, masked: true, lengthField: 'beyond 2^53', lengthLie: 0, payload: new Uint8Array(0) }))
+    await client.until((frames) => frames.some((f) => f.opcode === Opcode.CLOSE), 'the close frame')
+    assert.equal(closeCodeOf(client.frames.find((f) => f.opcode === Opcode.CLOSE)!), 1009)
+    await waitFor(() => server.app.wsConnections.size === 1 && store.size === 1 && deliveredBySession.size === 1, 'the session to end', 5000)
+  } finally {
+    client.socket.destroy()
+  }
 })

@@ -21,6 +21,8 @@ export interface ExpectedReplies {
   closeCode: number | undefined
   /** Why the model closed, for failure messages. */
   closeWhy: string | undefined
+  /** Who started the close: the server (a broken rule) or the client (the server echoes its close). */
+  closedBy: 'server' | 'client' | undefined
 }
 
 const MAX_SAFE_HIGH_WORD = 2 ** 21 - 1
@@ -41,7 +43,7 @@ function isAcceptableCloseCode (code: number): boolean {
 
 /** Feeds on client bytes (any split) and tracks what an echo server must reply. */
 export class Rfc6455Model {
-  readonly expected: ExpectedReplies = { messages: [], pongs: [], closeCode: undefined, closeWhy: undefined }
+  readonly expected: ExpectedReplies = { messages: [], pongs: [], closeCode: undefined, closeWhy: undefined, closedBy: undefined }
   #buffer = Buffer.alloc(0)
   /** Opcode of the fragmented message in progress (0: none). */
   #fragmented = 0
@@ -70,9 +72,10 @@ export class Rfc6455Model {
     while (!this.closed && this.#step());
   }
 
-  #close (code: number, why: string): false {
+  #close (code: number, why: string, by: 'server' | 'client' = 'server'): false {
     this.expected.closeCode = code
     this.expected.closeWhy = why
+    this.expected.closedBy = by
     this.#buffer = Buffer.alloc(0)
     return false
   }
@@ -128,11 +131,11 @@ export class Rfc6455Model {
       return true
     }
     if (opcode === Opcode.PONG) return true
-    if (payload.length === 0) return this.#close(1005, 'echo of a close without a code')
+    if (payload.length === 0) return this.#close(1005, 'echo of a close without a code', 'client')
     const code = payload.readUInt16BE(0)
     if (!isAcceptableCloseCode(code)) return this.#close(1002, `invalid close code ${code}`)
     if (!isUtf8(payload.subarray(2))) return this.#close(1007, 'close reason not UTF-8')
-    return this.#close(code, 'echo of the client\'s close')
+    return this.#close(code, 'echo of the client\'s close', 'client')
   }
 
   #data (opcode: number, fin: boolean, payload: Buffer): boolean {

@@ -4,7 +4,8 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, cleanup, echoRoute, listen, openClient, waitFor } from '../helpers/server.js'
+import type { CloseInfo } from '../../lib/index.js'
+import { buildApp, cleanup, listen, openClient, waitFor } from '../helpers/server.js'
 import type { TestClient } from '../helpers/server.js'
 import { fuzzParameters, recordProcessFaults, replayHint } from './fuzz-settings.js'
 import type { ProcessFaults } from './fuzz-settings.js'
@@ -117,10 +118,17 @@ let url: string
 let beside: TestClient
 let faults: ProcessFaults
 let besideCount = 0
+/** The `close` events of the server's connections, in order. */
+const serverCloses: CloseInfo[] = []
 
 before(async () => {
   faults = recordProcessFaults()
-  app = await buildApp({ maxPayload: MAX_PAYLOAD }, (instance) => echoRoute(instance))
+  app = await buildApp({ maxPayload: MAX_PAYLOAD }, (instance) => {
+    instance.wsRoute('/ws', (connection) => {
+      connection.on('message', (data) => { void connection.send(data) })
+      connection.on('close', (info) => serverCloses.push(info))
+    })
+  })
   url = `${await listen(app)}/ws`
   beside = await openClient(url)
 })
@@ -141,6 +149,7 @@ function summary (frames: ServerFrame[]): { messages: Array<{ binary: boolean, p
 
 async function checkCase (frames: ClientFrame[], cuts: number[]): Promise<void> {
   const model = new Rfc6455Model(MAX_PAYLOAD)
+  const closesBefore = serverCloses.length
   const client = await openRawClient(url)
   try {
     const bytes = Buffer.concat(frames.map(encodeClientFrame))
@@ -166,6 +175,7 @@ async function checkCase (frames: ClientFrame[], cuts: number[]): Promise<void> 
       if (usable) {
         await client.write(wellFormed(Opcode.CLOSE, Buffer.from([0x03, 0xe8])))
         expected.closeCode = 1000
+        expected.closedBy = 'client'
       } else {
         // The server waits for the rest of a frame that never comes; drop the connection.
         client.socket.destroy()
@@ -182,8 +192,12 @@ async function checkCase (frames: ClientFrame[], cuts: number[]): Promise<void> 
   } finally {
     client.socket.destroy()
   }
-  // The server forgot the connection, and the connection beside it still echoes.
+  // The server forgot the connection and reported the same close, and the connection beside it still echoes.
   await waitFor(() => app.wsConnections.size === 1 && app.wsHeartbeat.stats().connections === 1, 'the registry to drop the fuzzed connection', 5000)
+  const { closedBy, closeCode, closeWhy } = model.expected
+  const reported = serverCloses.slice(closesBefore).map(({ code, cause }) => ({ code, cause }))
+  assert.deepEqual(reported, [closedBy === 'server' ? { code: closeCode, cause: 'error' } : { code: closeCode ?? 1006, cause: 'client' }],
+    `the server's close event (${closeWhy ?? 'normal close'})`)
   const probe = `beside ${++besideCount}`
   beside.socket.send(probe)
   assert.equal(await beside.next(5000), probe, 'the connection beside still echoes')
