@@ -142,6 +142,8 @@ let faults: ProcessFaults
 let besideSeq = 0
 /** What the application received, per session. */
 const deliveredBySession = new Map<string, Array<string | Buffer>>()
+/** The `close` event of each ended session. */
+const closeBySession = new Map<string, { code: number, cause: string }>()
 
 before(async () => {
   faults = recordProcessFaults()
@@ -153,7 +155,10 @@ before(async () => {
       delivered.push(data)
       void connection.send(data)
     })
-    connection.on('close', () => deliveredBySession.delete(connection.sessionId))
+    connection.on('close', ({ code, cause }) => {
+      deliveredBySession.delete(connection.sessionId)
+      closeBySession.set(connection.sessionId, { code, cause })
+    })
     connection.on('request', (data, _isBinary, respond) => respond(data))
   })
   beside = await server.peer()
@@ -179,8 +184,10 @@ async function checkCase (steps: Step[]): Promise<void> {
   const model = new ReliableModel(MAX_PAYLOAD)
   let peer = await openPeer(server.url)
   const peers = [peer]
+  let sessionId = ''
   try {
     const welcome = await peer.handshake()
+    sessionId = welcome.sessionId
     const delivered = deliveredBySession.get(welcome.sessionId)
     assert.ok(delivered !== undefined, 'the handler ran for the new session')
     const sent: string[] = []
@@ -231,8 +238,11 @@ async function checkCase (steps: Step[]): Promise<void> {
   } finally {
     for (const each of peers) each.terminate()
   }
-  // The session ended everywhere, and the session beside it still echoes.
+  // The session ended everywhere with the close the client saw, and the session beside it still echoes.
   await waitFor(() => server.app.wsConnections.size === 1 && store.size === 1 && deliveredBySession.size === 1, 'the fuzzed session to end', 5000)
+  assert.deepEqual(closeBySession.get(sessionId), model.closed ? { code: model.expected.closeCode, cause: 'error' } : { code: 1000, cause: 'client' },
+    `the session's close event (${model.expected.closeWhy ?? 'normal close'})`)
+  closeBySession.delete(sessionId)
   const seq = ++besideSeq
   beside.sendData(seq, `beside ${seq}`)
   const echo = await beside.nextOfType('D', 5000)
