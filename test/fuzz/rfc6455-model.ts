@@ -7,7 +7,9 @@
  * - a length written in a longer form than needed is accepted (section 5.2 says "MUST" for the
  *   sender but names no failure for the receiver);
  * - close codes accepted from a peer: 1000-1003, 1007-1014 and 3000-4999 (section 7.4, with the
- *   IANA registry's 1012-1014).
+ *   IANA registry's 1012-1014);
+ * - a message of more than 16,384 frames is refused with 1008 (`ws`'s `maxFragments`: without a
+ *   bound, empty fragments would grow the server's fragment list for free).
  */
 import { Opcode } from './raw-websocket.js'
 
@@ -26,6 +28,8 @@ export interface ExpectedReplies {
 }
 
 const MAX_SAFE_HIGH_WORD = 2 ** 21 - 1
+/** Most frames in one message. */
+export const MAX_FRAGMENTS = 16_384
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function isUtf8 (bytes: Uint8Array): boolean {
@@ -49,6 +53,7 @@ export class Rfc6455Model {
   #fragmented = 0
   #fragments: Buffer[] = []
   #messageLength = 0
+  #frameCount = 0
 
   constructor (readonly maxPayload: number) {}
 
@@ -140,6 +145,7 @@ export class Rfc6455Model {
 
   #data (opcode: number, fin: boolean, payload: Buffer): boolean {
     const messageOpcode = opcode === Opcode.CONTINUATION ? this.#fragmented : opcode
+    if (++this.#frameCount > MAX_FRAGMENTS) return this.#close(1008, `more than ${MAX_FRAGMENTS} frames in a message`)
     this.#fragments.push(payload)
     this.#messageLength += payload.length
     if (!fin) {
@@ -149,6 +155,7 @@ export class Rfc6455Model {
     const message = Buffer.concat(this.#fragments)
     this.#fragments = []
     this.#messageLength = 0
+    this.#frameCount = 0
     this.#fragmented = 0
     if (messageOpcode === Opcode.TEXT && !isUtf8(message)) return this.#close(1007, 'text message not UTF-8')
     this.expected.messages.push({ binary: messageOpcode === Opcode.BINARY, payload: message })

@@ -11,7 +11,7 @@ import { fuzzParameters, recordProcessFaults, replayHint } from './fuzz-settings
 import type { ProcessFaults } from './fuzz-settings.js'
 import { Opcode, closeCodeOf, encodeClientFrame, openRawClient, wellFormed } from './raw-websocket.js'
 import type { ClientFrame, ServerFrame } from './raw-websocket.js'
-import { Rfc6455Model } from './rfc6455-model.js'
+import { MAX_FRAGMENTS, Rfc6455Model } from './rfc6455-model.js'
 
 /** Small, so that fragments and lying lengths cross it often. */
 const MAX_PAYLOAD = 512
@@ -228,7 +228,9 @@ test('the model and the server agree on hand-picked frames', async () => {
     ['a length above 2^53 - 1', [textFrame('hi', { lengthField: 'beyond 2^53' })], 1009],
     ['a close frame with code 1005', [{ ...textFrame(''), opcode: Opcode.CLOSE, payload: new Uint8Array([0x03, 0xed]) }], 1002],
     ['a close frame with a 1-byte body', [{ ...textFrame(''), opcode: Opcode.CLOSE, payload: new Uint8Array([0x03]) }], 1002],
-    ['a close frame with code 4000', [{ ...textFrame(''), opcode: Opcode.CLOSE, payload: new Uint8Array([0x0f, 0xa0]) }], 4000]
+    ['a close frame with code 4000', [{ ...textFrame(''), opcode: Opcode.CLOSE, payload: new Uint8Array([0x0f, 0xa0]) }], 4000],
+    [`${MAX_FRAGMENTS} frames in one message`, [textFrame('', { fin: false }), ...Array.from({ length: MAX_FRAGMENTS - 2 }, () => textFrame('', { opcode: Opcode.CONTINUATION, fin: false })), textFrame('', { opcode: Opcode.CONTINUATION })], undefined],
+    [`${MAX_FRAGMENTS + 1} frames in one message`, [textFrame('', { fin: false }), ...Array.from({ length: MAX_FRAGMENTS }, () => textFrame('', { opcode: Opcode.CONTINUATION, fin: false }))], 1008]
   ]
   for (const [name, frames, code] of cases) {
     const model = new Rfc6455Model(MAX_PAYLOAD)
