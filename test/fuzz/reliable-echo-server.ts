@@ -60,7 +60,7 @@ export async function startReliableEchoServer (maxPayload: number): Promise<Reli
     },
     async checkAftermath () {
       await waitFor(() => server.app.wsConnections.size === 1 && store.size === 1 && deliveredBySession.size === 1,
-        'every fuzzed session to end', 5000)
+        'every fuzzed session to end', 5000).catch((error: Error) => { throw new Error(`${error.message}: ${server.app.wsConnections.size} connections, ${store.size} stored sessions, ${deliveredBySession.size} live sessions`) })
       assert.ok(deliveredBySession.has(besideWelcome.sessionId), 'the session beside is alive')
       const seq = ++besideSeq
       beside.sendData(seq, `beside ${seq}`)
