@@ -1,5 +1,5 @@
-// Leak test: 20,000 open/close cycles, plain and reliable (sessions closed normally, expired and
-// resumed), against a child-process server. Afterwards the registry, the heartbeat manager and the
+// Leak test: 20,000 open/close cycles, plain and reliable (sessions closed normally, expired,
+// resumed, and ended by a broken rule), against a child-process server. Afterwards the registry, the heartbeat manager and the
 // session store are empty and the heap after GC is back within a few MiB of its warm baseline.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -13,8 +13,8 @@ const FIXTURE = new URL('../helpers/fixtures/leak-cycles.ts', import.meta.url)
 const SESSION_TIMEOUT = 200
 const CONCURRENCY = 50
 /** Cycles of each kind; 20,000 in all. */
-const CYCLES = { plain: 8000, closed: 4000, expired: 4000, resumed: 4000 } as const
-const WARM_UP_CYCLES = 300
+const CYCLES = { plain: 6000, closed: 4000, expired: 3000, resumed: 4000, brokenPlain: 1500, brokenReliable: 1500 } as const
+const WARM_UP_CYCLES = 200
 /**
  * Heap growth allowed after all cycles, in MiB. A leak of 200 bytes per cycle would add 3.8 MiB;
  * what one connection or session holds (socket, connection object, logs, timers) is several KiB.
@@ -48,6 +48,16 @@ async function closeNormally (client: TestClient): Promise<void> {
 
 /** One open/close cycle of the given kind. */
 async function cycle (server: ChildServer, kind: CycleKind): Promise<void> {
+  if (kind === 'brokenPlain' || kind === 'brokenReliable') {
+    // Invalid UTF-8 in a text message (1007), a message that is no protocol frame (4400).
+    const reliable = kind === 'brokenReliable'
+    const client = await openClient(`${server.url}/${reliable ? 'reliable' : 'ws'}`)
+    if (reliable) await handshake(client, {})
+    client.socket.send(reliable ? 'X not a frame' : Buffer.from([0xc3, 0x28]), { binary: false })
+    const { code } = await client.closed
+    assert.equal(code, reliable ? 4400 : 1007)
+    return
+  }
   if (kind === 'plain') {
     const client = await openClient(`${server.url}/ws`)
     client.socket.send('ping me')
@@ -102,11 +112,11 @@ async function countersAtZero (server: ChildServer, ms = 15_000): Promise<Record
 
 const MiB = 1024 * 1024
 
-test('20,000 plain and reliable open/close cycles leave no connection, session or heap behind', async (t) => {
+test('20,000 plain and reliable open/close cycles, normal and broken, leave no connection, session or heap behind', async (t) => {
   const server = await startChildServer({ fixture: FIXTURE, options: { sessionTimeout: SESSION_TIMEOUT, sweepInterval: 100 } })
   t.after(() => server.kill())
   // Warm-up: every path runs and is compiled before the baseline is taken.
-  await runCycles(server, { plain: WARM_UP_CYCLES, closed: WARM_UP_CYCLES, expired: WARM_UP_CYCLES, resumed: WARM_UP_CYCLES })
+  await runCycles(server, { plain: WARM_UP_CYCLES, closed: WARM_UP_CYCLES, expired: WARM_UP_CYCLES, resumed: WARM_UP_CYCLES, brokenPlain: WARM_UP_CYCLES, brokenReliable: WARM_UP_CYCLES })
   await countersAtZero(server)
   const baseline = await server.memory()
 
