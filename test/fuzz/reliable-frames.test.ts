@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import WebSocket from 'ws'
+import { encodeHello } from '../../lib/protocol/handshake.js'
 import { openPeer } from '../helpers/protocol-peer.js'
 import type { ProtocolPeer } from '../helpers/protocol-peer.js'
 import { waitFor } from '../helpers/server.js'
@@ -22,6 +23,8 @@ const DEFAULT_RUNS = 600
 type SeqPick = 'next' | 'again' | 'first' | 'skip one' | 'zero' | 'leading zero' | 'above 2^53' | 'missing'
 /** How a response picks the request it answers, relative to what the server sent. */
 type RefPick = 'sent' | 'never sent' | 'zero' | 'missing'
+/** The position a resume states (PROTOCOL.md, "Handshake and resume", step 5). */
+type ResumePick = 'all received' | 'last acked' | 'behind its ack' | 'beyond what was sent'
 /** How an ack picks its seq. */
 type AckPick = 'all sent' | 'stale' | 'never sent' | 'zero' | 'leading zero' | 'trailing text'
 
@@ -38,9 +41,11 @@ type Step =
   /**
    * Drop the connection and resume the session on a new one, stating all or only the acknowledged
    * server frames as delivered; then send the last `resend` delivered client frames again, as a
-   * client that never got their ack does (the server must drop them as duplicates).
+   * client that never got their ack does (the server must drop them as duplicates). A position
+   * behind the client's own ack breaks the rules (4400, the session ends); one beyond what the server
+   * sent means the server lost state (a new session starts, `resumed: false`).
    */
-  | { frame: 'reconnect', resume: 'all received' | 'last acked', resend: number }
+  | { frame: 'reconnect', resume: ResumePick, resend: number }
 
 function mostly<T> (usual: T, rare: T[], usualWeight = 8): fc.Arbitrary<T> {
   return fc.oneof({ withCrossShrink: true },
@@ -69,7 +74,7 @@ const step: fc.Arbitrary<Step> = fc.oneof({ withCrossShrink: true },
   { weight: 1, arbitrary: fc.record({ frame: fc.constant('text' as const), text: fc.string({ maxLength: 12 }) }) },
   { weight: 1, arbitrary: fc.record({ frame: fc.constant('bytes' as const), bytes: fc.uint8Array({ maxLength: 12 }), binary: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ frame: fc.constant('oversize' as const), binary: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ frame: fc.constant('reconnect' as const), resume: fc.constantFrom('all received' as const, 'last acked' as const), resend: fc.nat(3) }) })
+  { weight: 4, arbitrary: fc.record({ frame: fc.constant('reconnect' as const), resume: mostly<ResumePick>('all received', ['last acked', 'last acked', 'behind its ack', 'beyond what was sent'], 4), resend: fc.nat(3) }) })
 
 function seqText (pick: SeqPick, model: ReliableModel): string {
   switch (pick) {
@@ -158,10 +163,12 @@ async function checkCase (steps: Step[]): Promise<void> {
   let peer = await openPeer(target.server.url)
   const peers = [peer]
   let sessionId = ''
+  /** The session the server started instead, after a resume beyond what it sent. */
+  let freshSessionId: string | undefined
   try {
     const welcome = await peer.handshake()
     sessionId = welcome.sessionId
-    const delivered = target.deliveredBySession.get(welcome.sessionId)
+    const delivered = target.deliveredBySession.get(sessionId)
     assert.ok(delivered !== undefined, 'the handler ran for the new session')
     const sent: string[] = []
     /** The client frames the server delivered, by seq, to send again after a resume. */
@@ -180,21 +187,36 @@ async function checkCase (steps: Step[]): Promise<void> {
         // Wait for what the server sent so far (so 'all received' is true), then drop and resume.
         const before = model.expected.replies.length
         await waitFor(() => peers.flatMap(repliesOf).length >= before, `${before} replies before the reconnect; ${context()}`, 5000)
-        const position = item.resume === 'all received' ? model.serverSeq : model.serverAcked
+        // Behind the ack needs an ack to be behind: a negative position is a malformed hello instead.
+        const pick = item.resume === 'behind its ack' && model.serverAcked === 0 ? 'last acked' : item.resume
+        const position = { 'all received': model.serverSeq, 'last acked': model.serverAcked, 'behind its ack': model.serverAcked - 1, 'beyond what was sent': model.serverSeq + 1 }[pick]
         sent.push(`<reconnect, resume delivered ${position}>`)
         peer.terminate()
         peer = await openPeer(target.server.url)
         peers.push(peer)
-        const resumed = await peer.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: position })
-        assert.deepEqual([resumed.resumed, resumed.sessionId, resumed.delivered], [true, welcome.sessionId, model.delivered], `the resume's welcome; ${context()}`)
+        if (pick === 'behind its ack') {
+          peer.sendRaw(encodeHello({ version: 1, resume: { sessionId, epoch: welcome.epoch, delivered: position } }))
+          model.resumeRefused(4400, `resume position ${position} behind the acknowledged ${model.serverAcked}`)
+          break
+        }
+        const resumed = await peer.handshake({ sessionId, epoch: welcome.epoch, delivered: position })
+        if (pick === 'beyond what was sent') {
+          assert.ok(!resumed.resumed && resumed.sessionId !== sessionId, `a new session after a resume beyond what was sent; ${context()}`)
+          freshSessionId = resumed.sessionId
+          break
+        }
+        assert.deepEqual([resumed.resumed, resumed.sessionId, resumed.delivered], [true, sessionId, model.delivered], `the resume's welcome; ${context()}`)
         model.resume(position)
         for (let seq = Math.max(1, model.delivered - item.resend + 1); seq <= model.delivered; seq++) send(deliveredFrames.get(seq)!)
         continue
       }
       send(wireMessage(item, model))
     }
-    const usable = !model.closed
-    if (usable) {
+    const usable = !model.closed && freshSessionId === undefined
+    if (freshSessionId !== undefined) {
+      // The old session was discarded; the new one closes normally.
+      peer.socket.close(1000)
+    } else if (usable) {
       // The session must still work: a probe comes back, then a normal close ends the session.
       send({ data: `D${model.delivered + 1}:probe`, binary: false })
       // A close instead of the echo is reported by the close-code assertion below.
@@ -205,7 +227,7 @@ async function checkCase (steps: Step[]): Promise<void> {
     const expected = model.expected
     assert.deepEqual(peers.flatMap(repliesOf), expected.replies, `replies; ${context()}`)
     assert.deepEqual(delivered, [...expected.delivered], `delivered exactly once, in order; ${context()}`)
-    assert.equal(code, usable ? 1000 : expected.closeCode, `close code (${expected.closeWhy ?? 'normal close after the probe'}); ${context()}`)
+    assert.equal(code, model.closed ? expected.closeCode : 1000, `close code (${expected.closeWhy ?? 'normal close'}); ${context()}`)
     const acks = peers.flatMap((p) => p.received.slice(1)).filter((r) => !r.isBinary && isServerAck({ data: r.raw, binary: false })).map((r) => Number((r.raw as string).slice(1)))
     assert.ok(acks.every((ack, i) => ack >= 1 && ack <= model.delivered && (i === 0 || ack > acks[i - 1])), `server acks ${acks.join(',')} increase and cover delivered messages only; ${context()}`)
   } finally {
@@ -213,6 +235,11 @@ async function checkCase (steps: Step[]): Promise<void> {
   }
   // The session ended with the close the client saw; the server is otherwise unharmed.
   await target.checkAftermath()
+  if (freshSessionId !== undefined) {
+    assert.equal(target.takeClose(sessionId)?.cause, 'replaced', 'the discarded session\'s close event')
+    assert.deepEqual(target.takeClose(freshSessionId), { code: 1000, cause: 'client' }, 'the new session\'s close event')
+    return
+  }
   assert.deepEqual(target.takeClose(sessionId), model.closed ? { code: model.expected.closeCode, cause: 'error' } : { code: 1000, cause: 'client' },
     `the session's close event (${model.expected.closeWhy ?? 'normal close'})`)
 }

@@ -113,6 +113,11 @@ export class ReliableModel {
     for (let seq = clientDelivered + 1; seq <= this.serverSeq; seq++) this.expected.replies.push(this.#serverFrames.get(seq)!)
   }
 
+  /** The server refused a resume: the session ends with `code`. */
+  resumeRefused (code: number, why: string): void {
+    this.#close(code, why)
+  }
+
   #ack (digits: string): void {
     const seq = seqValue(digits)
     if (seq === undefined) return this.#close(4400, 'ack above 2^53 - 1')
