@@ -8,6 +8,7 @@ import { encodeHello } from '../../lib/protocol/handshake.js'
 import { openPeer } from '../helpers/protocol-peer.js'
 import type { ProtocolPeer } from '../helpers/protocol-peer.js'
 import { waitFor } from '../helpers/server.js'
+import { mostly } from './arbitraries.js'
 import { fuzzParameters, replayHint } from './fuzz-settings.js'
 import { startReliableEchoServer } from './reliable-echo-server.js'
 import type { ReliableEchoServer } from './reliable-echo-server.js'
@@ -46,12 +47,6 @@ type Step =
    * sent means the server lost state (a new session starts, `resumed: false`).
    */
   | { frame: 'reconnect', resume: ResumePick, resend: number }
-
-function mostly<T> (usual: T, rare: T[], usualWeight = 8): fc.Arbitrary<T> {
-  return fc.oneof({ withCrossShrink: true },
-    { weight: usualWeight, arbitrary: fc.constant(usual) },
-    { weight: 1, arbitrary: fc.constantFrom(...rare) })
-}
 
 const payload: fc.Arbitrary<string | Uint8Array> = fc.oneof({ withCrossShrink: true },
   { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 16 }) },

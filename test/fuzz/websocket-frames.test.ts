@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { CloseInfo } from '../../lib/index.js'
 import { buildApp, cleanup, listen, openClient, waitFor } from '../helpers/server.js'
 import type { TestClient } from '../helpers/server.js'
+import { mostly } from './arbitraries.js'
 import { fuzzParameters, recordProcessFaults, replayHint } from './fuzz-settings.js'
 import type { ProcessFaults } from './fuzz-settings.js'
 import { Opcode, closeCodeOf, encodeClientFrame, openRawClient, wellFormed } from './raw-websocket.js'
@@ -17,13 +18,6 @@ import { MAX_FRAGMENTS, Rfc6455Model } from './rfc6455-model.js'
 const MAX_PAYLOAD = 512
 /** CI default; FRWS_FUZZ_RUNS raises it. */
 const DEFAULT_RUNS = 1500
-
-/** `usual` most of the time, one of `rare` otherwise; shrinks towards `usual`. */
-function mostly<T> (usual: T, rare: T[], usualWeight = 8): fc.Arbitrary<T> {
-  return fc.oneof({ withCrossShrink: true },
-    { weight: usualWeight, arbitrary: fc.constant(usual) },
-    { weight: 1, arbitrary: fc.constantFrom(...rare) })
-}
 
 const text = fc.string({ unit: 'grapheme', maxLength: 24 }).map((s) => new Uint8Array(Buffer.from(s)))
 /** A UTF-8 string with one byte replaced: mostly invalid, sometimes still valid. */
