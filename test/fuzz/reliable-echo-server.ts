@@ -59,8 +59,10 @@ export async function startReliableEchoServer (maxPayload: number): Promise<Reli
       return info
     },
     async checkAftermath () {
-      await waitFor(() => server.app.wsConnections.size === 1 && store.size === 1 && deliveredBySession.size === 1,
-        'every fuzzed session to end', 5000).catch((error: Error) => { throw new Error(`${error.message}: ${server.app.wsConnections.size} connections, ${store.size} stored sessions, ${deliveredBySession.size} live sessions`) })
+      const counts = (): number[] => [server.app.wsConnections.size, server.app.wsHeartbeat.stats().connections, store.size, deliveredBySession.size]
+      await waitFor(() => counts().every((count) => count === 1), 'every fuzzed session to end', 5000).catch((error: Error) => {
+        throw new Error(`${error.message}: [connections, heartbeat, stored sessions, live sessions] = [${counts().join(', ')}]`)
+      })
       assert.ok(deliveredBySession.has(besideWelcome.sessionId), 'the session beside is alive')
       const seq = ++besideSeq
       beside.sendData(seq, `beside ${seq}`)
