@@ -153,7 +153,8 @@ function repliesOf (peer: ProtocolPeer): WireMessage[] {
   return peer.received.slice(1).map((r): WireMessage => ({ data: r.raw, binary: r.isBinary })).filter((m) => !isServerAck(m))
 }
 
-async function checkCase (steps: Step[]): Promise<void> {
+/** Run one case against the server and the model; resolves with the model's close code (undefined: a normal close). */
+async function checkCase (steps: Step[]): Promise<number | undefined> {
   const model = new ReliableModel(MAX_PAYLOAD)
   let peer = await openPeer(target.server.url)
   const peers = [peer]
@@ -233,16 +234,17 @@ async function checkCase (steps: Step[]): Promise<void> {
   if (freshSessionId !== undefined) {
     assert.equal(target.takeClose(sessionId)?.cause, 'replaced', 'the discarded session\'s close event')
     assert.deepEqual(target.takeClose(freshSessionId), { code: 1000, cause: 'client' }, 'the new session\'s close event')
-    return
+    return undefined
   }
   assert.deepEqual(target.takeClose(sessionId), model.closed ? { code: model.expected.closeCode, cause: 'error' } : { code: 1000, cause: 'client' },
     `the session's close event (${model.expected.closeWhy ?? 'normal close'})`)
+  return model.expected.closeCode
 }
 
 test('random reliable-protocol frames, across resumes, get the documented close code or exactly-once delivery, and never harm the server', async (t) => {
   const parameters = fuzzParameters<[Step[]]>(DEFAULT_RUNS)
   t.diagnostic(replayHint(parameters))
-  await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => checkCase(steps)), parameters)
+  await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), async (steps) => { await checkCase(steps) }), parameters)
 })
 
 test('a frame length above 2^53 - 1 ends the session with 1009, like any oversized frame', async () => {
@@ -259,5 +261,33 @@ test('a frame length above 2^53 - 1 ends the session with 1009, like any oversiz
     assert.deepEqual(target.takeClose(sessionId), { code: 1009, cause: 'error' })
   } finally {
     client.socket.destroy()
+  }
+})
+
+test('the model and the server agree on hand-picked sequences from PROTOCOL.md', async () => {
+  // Fixed cases beside the random ones, so that each documented rule is known to be reached.
+  const d = (seq: SeqPick, payload: string | Uint8Array = 'x'): Step => ({ frame: 'D', seq, payload })
+  const cases: Array<[string, Step[], number | undefined]> = [
+    ['data in order', [d('next', 'a'), d('next', new Uint8Array([1, 2])), { frame: 'Q', seq: 'next', payload: 'q' }], undefined],
+    ['a gap (the misuse example)', [d('next', 'a'), d('skip one', 'c')], 4400],
+    ['a seq that goes backwards', [d('next'), d('again')], 4400],
+    ['a leading zero', [d('leading zero')], 4400],
+    ['an ack of a message never sent', [{ frame: 'A', ack: 'never sent' }], 4400],
+    ['a stale ack is ignored', [d('next'), { frame: 'A', ack: 'all sent' }, { frame: 'A', ack: 'stale' }], undefined],
+    ['a response to a request never sent', [{ frame: 'R', seq: 'next', ref: 'never sent', payload: 'r' }], 4400],
+    ['an error response in a binary frame', [d('next'), { frame: 'E', seq: 'next', ref: 'sent', payload: new Uint8Array([1]) }], 4400],
+    ['a ping and a near miss', [{ frame: 'ping', token: 't1' }, { frame: 'text', text: 'frws:pingx' }], 4400],
+    ['a hello after the handshake', [{ frame: 'H' }], 4400],
+    ['a frame over maxPayload', [{ frame: 'oversize', binary: false }], 1009],
+    ['invalid UTF-8 in a text frame', [{ frame: 'bytes', bytes: new Uint8Array([0x44, 0x31, 0x3a, 0xc3, 0x28]), binary: false }], 1007],
+    ['frames resent after a resume are dropped', [d('next', 'a'), d('next', 'b'), { frame: 'reconnect', resume: 'all received', resend: 2 }, d('next', 'c')], undefined],
+    ['a duplicate after a resume is dropped', [d('next', 'a'), d('next', 'b'), { frame: 'reconnect', resume: 'all received', resend: 0 }, d('first', 'a again'), d('next', 'c')], undefined],
+    ['a seq below one already received on this connection, after a resume', [d('next', 'a'), d('next', 'b'), { frame: 'reconnect', resume: 'all received', resend: 2 }, d('first')], 4400],
+    ['a resume from the last ack replays the rest', [d('next', 'a'), { frame: 'A', ack: 'all sent' }, d('next', 'b'), { frame: 'reconnect', resume: 'last acked', resend: 0 }], undefined],
+    ['a resume behind the client\'s own ack', [d('next', 'a'), { frame: 'A', ack: 'all sent' }, { frame: 'reconnect', resume: 'behind its ack', resend: 0 }], 4400],
+    ['a resume beyond what the server sent', [d('next', 'a'), { frame: 'reconnect', resume: 'beyond what was sent', resend: 0 }], undefined]
+  ]
+  for (const [name, steps, code] of cases) {
+    assert.equal(await checkCase(steps), code, `the model's close code: ${name}`)
   }
 })
