@@ -95,7 +95,11 @@ export const PENDING_PAUSE_THRESHOLD = 256
 /** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
 const WS_ERROR_CLOSE_CODES: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
-  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD
+  // A 64-bit frame length above 2^53 - 1.
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
+  // More fragments in one message than ws's maxFragments (16,384).
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.POLICY_VIOLATION
 }
 /**
  * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never

@@ -400,6 +400,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #receiveSequenced (frame: DataFrame, isBinary: boolean): void {
+    // Checked before the frame counts as delivered: an offending frame is never acknowledged.
+    if ((frame.type === 'R' || frame.type === 'E') && frame.ref > this.#outbound.lastSeq) {
+      throw new ProtocolError(CloseCode.BAD_MESSAGE, `response to request ${frame.ref} that was never sent`)
+    }
     if (frame.type === 'Q' && frame.seq > this.#inbound.delivered && this.#requestsFromClient >= this.#settings.maxRequestsInFlight) {
       // Refused before it counts as delivered: the client replays it after resuming.
       this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable client exceeded its requests in flight')
@@ -489,9 +493,6 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #receiveResponse (frame: DataFrame): void {
-    if (frame.ref > this.#outbound.lastSeq) {
-      throw new ProtocolError(CloseCode.BAD_MESSAGE, `response to request ${frame.ref} that was never sent`)
-    }
     // The client answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
     if (this.#outbound.ack(frame.ref) > 0) this.#writer.acked(frame.ref)
     const pending = this.#requests.get(frame.ref)

@@ -10,6 +10,16 @@ import WebSocket from 'ws'
 import fastifyReliableWs from '../../lib/index.js'
 import type { FastifyReliableWsOptions } from '../../lib/index.js'
 
+/**
+ * Plugin options for tests whose many clients all come from 127.0.0.1: no per-address connection
+ * limit, no upgrade rate, and no per-address cap on suspended sessions (a test's own options win).
+ */
+export const SINGLE_ADDRESS_LOAD: FastifyReliableWsOptions = {
+  maxConnectionsPerAddress: Infinity,
+  upgradeRate: false,
+  sessionBudget: { maxSuspendedPerAddress: 1_000_000 }
+}
+
 /** A Fastify app with the plugin registered, not yet listening. */
 export async function buildApp (
   options: FastifyReliableWsOptions = {},
