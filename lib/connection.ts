@@ -133,6 +133,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   #localCloseCode: number | undefined
   #closed = false
 
+  /** @internal */
   constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
     this.id = init.id
@@ -360,7 +361,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     return taken
   }
 
-  /** True once the connection has ended (the `close` event was emitted). */
+  /** @internal True once the connection has ended (the `close` event was emitted). */
   get isEnded (): boolean {
     return this.#closed
   }

@@ -1,3 +1,4 @@
+/// <reference types="@fastify/websocket" />
 import type { ConnectionRegistry } from './registry.js'
 import type { WsRouteMethod } from './route.js'
 import type { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
