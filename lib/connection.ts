@@ -4,7 +4,7 @@ import type { RawData, WebSocket } from 'ws'
 import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
 import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
 import { batchWrites, transportOf } from './write-batcher.js'
-import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
+import type { HeartbeatManager, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
 import { parsePing, encodePong } from './protocol/app-ping.js'
@@ -109,7 +109,7 @@ function noop (): void {}
  * attaches its first `message` listener are queued, never dropped (async handlers).
  */
 export class WsConnection<Data extends object = Record<string, unknown>>
-  extends EventEmitter<WsConnectionEvents> implements HeartbeatPeer {
+  extends EventEmitter<WsConnectionEvents> {
   /** Unique id, also across nodes (a node prefix plus a counter). */
   readonly id: string
   /** The client address (`request.ip`, honours `trustProxy`). */
@@ -195,7 +195,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     if (this.#socket.readyState === 1 && transport?.writable === true) transport.write(PING_FRAME)
   }
 
-  /** @internal HeartbeatPeer: silent past the pong timeout. */
+  /** Destroy the socket at once, without a close handshake (the heartbeat passes `'timeout'`). */
   terminate (cause?: 'timeout'): void {
     this.terminateWithCause(cause ?? 'server')
   }

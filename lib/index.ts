@@ -9,13 +9,8 @@ import { resolveOptions } from './options.js'
 import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
 import { MemorySessionStore } from './reliable/memory-session-store.js'
-import { selectSubprotocol } from './protocol/version.js'
+import { chooseSubprotocol } from './subprotocol-choice.js'
 import './types.js'
-
-/** Prefer our reliable-mode subprotocol when offered; otherwise ws's own rule (the first one offered). */
-function chooseSubprotocol (offered: Set<string>): string | false {
-  return selectSubprotocol(offered) || (offered.values().next().value ?? false)
-}
 
 async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
   const settings = resolveOptions(options)

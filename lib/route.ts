@@ -8,6 +8,7 @@ import type { ServerState, WsHandler } from './server-state.js'
 import { createAdmissionHook } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
 import { checkKnownKeys } from './option-checks.js'
+import { markReliableUpgrade } from './subprotocol-choice.js'
 import { PROTOCOL_VERSION, SUBPROTOCOL } from './protocol/version.js'
 import type { ReliableOptions } from './reliable/reliable-options.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
@@ -45,6 +46,10 @@ function asArray<T> (value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value]
 }
 
+async function markReliable (request: FastifyRequest): Promise<void> {
+  markReliableUpgrade(request.raw)
+}
+
 /** Build the `wsRoute` decorator bound to the plugin's state. */
 export function createWsRoute (state: ServerState): WsRouteMethod {
   return function wsRoute (
@@ -73,7 +78,11 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
       method: 'GET',
       url,
       websocket: true,
-      onRequest: [createAdmissionHook(state, settings), ...asArray(options.onRequest)],
+      onRequest: [
+        createAdmissionHook(state, settings),
+        ...(reliable === undefined ? [] : [markReliable]),
+        ...asArray(options.onRequest)
+      ],
       onResponse: [
         // An upgrade answered with an HTTP error (401 from an auth hook, say) no longer counts as pending.
         async (request: FastifyRequest) => state.upgrades.settle(request.raw),

@@ -3,7 +3,7 @@ import { EpochLog } from './epoch-log.js'
 import {
   HEARTBEAT_DEFAULTS, checkHeartbeatSettings, heartbeatTickInterval, isHeartbeatActive, type HeartbeatSettings
 } from './heartbeat-settings.js'
-import { HeartbeatSlot, NONE, type HeartbeatPeer, type SlotOwner, type SlotSettings } from './heartbeat-slot.js'
+import { HeartbeatSlot, NONE, type HeartbeatPeer, type SlotSettings } from './heartbeat-slot.js'
 import { TimerWheel } from './timer-wheel.js'
 
 export { HeartbeatSlot, type HeartbeatPeer } from './heartbeat-slot.js'
@@ -49,7 +49,7 @@ const MAX_WHEEL_SIZE = 4096
  * the connection to its new tick (lazy rescheduling). A tick costs work only for the connections
  * that come due. docs/HEARTBEAT.md derives the bounds.
  */
-export class HeartbeatManager implements SlotOwner {
+export class HeartbeatManager {
   /** @internal Settings for connections added without their own. */
   readonly defaults: HeartbeatSettings
   readonly #clock: HeartbeatClock
