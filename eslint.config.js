@@ -18,6 +18,6 @@ export default tseslint.config(
   {
     // Scripts of the example pages run in the browser.
     files: ['example/public/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', location: 'readonly', URLSearchParams: 'readonly' } }
+    languageOptions: { globals: { document: 'readonly', location: 'readonly', URLSearchParams: 'readonly', window: 'readonly' } }
   }
 )

@@ -89,6 +89,10 @@ client.on('message', (data) => {
 })
 client.on('end', ({ error }) => { setStatus('closed'); event(`closed${error ? `: ${error.message}` : ''}`) })
 
+// Leaving the page ends the session (1000) at once, so the others' member lists drop this page
+// now rather than after the server's sessionTimeout.
+window.addEventListener('pagehide', () => { client.close() })
+
 $('form').addEventListener('submit', (submitted) => {
   submitted.preventDefault()
   const text = $('text').value.trim()

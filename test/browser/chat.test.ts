@@ -69,6 +69,24 @@ describe('the chat example in Chromium', { skip: browserUnavailable(), timeout: 
     const expected = ['ada: hello bob', 'bob: hello ada']
     assert.deepEqual(await chatLog(ada.page), expected)
     assert.deepEqual(await chatLog(bob.page), expected)
+
+    await bob.page.close()
+    await waitForMembers(ada.page, ['ada'])
+  })
+
+  test('the echo page counts a resume after going offline and back, and nothing lost', async (t) => {
+    const context = await browser.newContext()
+    t.after(() => context.close())
+    const page = await context.newPage()
+    await page.goto(`http://127.0.0.1:${port}/`)
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected', null, { timeout: DELIVERY_TIMEOUT })
+    await page.waitForFunction(() => document.querySelector('#log .in') !== null, null, { timeout: DELIVERY_TIMEOUT })
+    await context.setOffline(true)
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnecting', null, { timeout: DELIVERY_TIMEOUT })
+    await context.setOffline(false)
+    await page.waitForFunction(() => document.getElementById('resumes')?.textContent === '1', null, { timeout: DELIVERY_TIMEOUT })
+    assert.equal(await page.textContent('#status'), 'resumed')
+    assert.equal(await page.textContent('#lost'), '0')
   })
 
   test('messages typed on both sides while one is offline show once, in order, in both once it is back', async (t) => {
@@ -140,6 +158,9 @@ describe('the chat example in Chromium', { skip: browserUnavailable(), timeout: 
     await waitForMembers(ada.page, ['ada', 'bob'])
     await type(ada.page, 'before')
     await waitForLogLength(bob.page, 1)
+    const echo = await ada.context.newPage()
+    await echo.goto(`http://127.0.0.1:${port}/`)
+    await echo.waitForFunction(() => document.querySelector('#log .in') !== null, null, { timeout: DELIVERY_TIMEOUT })
 
     await killExampleServer(server)
     await waitForChatState(ada.page, 'reconnecting')
@@ -152,5 +173,11 @@ describe('the chat example in Chromium', { skip: browserUnavailable(), timeout: 
     await type(bob.page, 'after')
     await waitForLogLength(ada.page, 2)
     assert.deepEqual(await chatLog(ada.page), ['ada: before', 'bob: after'])
+
+    // The echo page, which sends every 2 s, says so too and carries on echoing in the new session.
+    await echo.waitForFunction(() => document.getElementById('status')?.textContent === 'continuity lost', null, { timeout: RESTART_TIMEOUT })
+    assert.match(await echo.textContent('#lost') ?? '', /^\d+$/)
+    const echoes = await echo.$$eval('#log .in', (lines) => lines.length)
+    await echo.waitForFunction((before) => document.querySelectorAll('#log .in').length > before, echoes, { timeout: DELIVERY_TIMEOUT })
   })
 })
