@@ -51,8 +51,13 @@ const TSCONFIG = {
   include: ['src']
 }
 
+/** The environment of the tools this test runs: without c8's coverage variable (tsc's coverage alone would be hundreds of MB). */
+const TOOL_ENV: NodeJS.ProcessEnv = { ...process.env }
+delete TOOL_ENV.NODE_V8_COVERAGE
+delete TOOL_ENV.NODE_TEST_CONTEXT
+
 function npm (args: string[], cwd: string): Promise<{ stdout: string, stderr: string }> {
-  return run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: SETUP_TIMEOUT, maxBuffer: 16 << 20 })
+  return run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, env: TOOL_ENV, timeout: SETUP_TIMEOUT, maxBuffer: 16 << 20 })
 }
 
 async function newestFastify5 (): Promise<string> {
@@ -82,6 +87,7 @@ describe('the packed package in a new project', { timeout: SETUP_TIMEOUT * 2 }, 
   let work: string
   let tarball: string
   let files: string[]
+  /** Project folder by Fastify version; `newest` names the newest 5.x. */
   const projects = new Map<string, string>()
 
   before(async () => {
@@ -90,11 +96,11 @@ describe('the packed package in a new project', { timeout: SETUP_TIMEOUT * 2 }, 
     const [packed] = JSON.parse(stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
     tarball = join(work, packed.filename)
     files = packed.files.map((file) => file.path)
-    const versions = [OLDEST_FASTIFY, await newestFastify5()]
-    await Promise.all(versions.map(async (version) => {
+    const versions = { [OLDEST_FASTIFY]: OLDEST_FASTIFY, newest: await newestFastify5() }
+    await Promise.all(Object.entries(versions).map(async ([key, version]) => {
       const dir = join(work, `fastify-${version}`)
+      projects.set(key, dir)
       await createProject(dir, tarball, version, samples)
-      projects.set(version, dir)
     }))
   }, { timeout: SETUP_TIMEOUT })
 
@@ -116,7 +122,10 @@ describe('the packed package in a new project', { timeout: SETUP_TIMEOUT * 2 }, 
   })
 
   test('Fastify is installed once: the peer dependency, never a second copy', async () => {
+    assert.equal(projects.size, 2)
     for (const dir of projects.values()) {
+      const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'fastify', 'package.json'), 'utf8')) as { version: string }
+      assert.ok(dir.endsWith(`fastify-${installed.version}`), `${dir} has the Fastify it asked for (${installed.version})`)
       assert.equal(existsSync(join(dir, 'node_modules', 'fastify-reliable-ws', 'node_modules', 'fastify')), false)
       const manifest = JSON.parse(readFileSync(join(dir, 'node_modules', 'fastify-reliable-ws', 'package.json'), 'utf8')) as Record<string, Record<string, string>>
       assert.equal(manifest.peerDependencies.fastify, '^5.0.0')
@@ -149,11 +158,11 @@ describe('the packed package in a new project', { timeout: SETUP_TIMEOUT * 2 }, 
 
   for (const version of [OLDEST_FASTIFY, 'newest']) {
     describe(`with Fastify ${version === 'newest' ? 'the newest 5.x' : version}`, () => {
-      const dirOf = (): string => version === 'newest' ? [...projects.values()][1] : projects.get(version) as string
+      const dirOf = (): string => projects.get(version) as string
 
       test('the samples type-check with skipLibCheck false', async () => {
         try {
-          await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dirOf(), timeout: SETUP_TIMEOUT })
+          await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dirOf(), env: TOOL_ENV, timeout: SETUP_TIMEOUT })
         } catch (error) {
           assert.fail(`tsc failed:\n${failureText(error)}`)
         }
@@ -163,7 +172,7 @@ describe('the packed package in a new project', { timeout: SETUP_TIMEOUT * 2 }, 
         test(`the sample at ${sample.origin} runs (${sample.kind === 'cjs' ? 'CommonJS' : 'ES module'})`, async () => {
           const compiled = sample.fileName.replace(/\.cts$/, '.cjs').replace(/\.ts$/, '.js')
           try {
-            await run(process.execPath, ['--import', './listen-harness.mjs', join('out', compiled)], { cwd: dirOf(), timeout: SAMPLE_TIMEOUT })
+            await run(process.execPath, ['--import', './listen-harness.mjs', join('out', compiled)], { cwd: dirOf(), env: TOOL_ENV, timeout: SAMPLE_TIMEOUT })
           } catch (error) {
             assert.fail(`${sample.origin} failed:\n${failureText(error)}`)
           }
