@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 
 /** Largest size of each browser bundle once gzipped, in bytes: 12 KiB. */
 export const BROWSER_BUNDLE_BUDGET = 12 * 1024
@@ -26,7 +26,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
  */
 export async function buildBrowserBundles (outDir = join(ROOT, 'dist', 'browser')): Promise<{ esm: string, iife: string }> {
   await mkdir(outDir, { recursive: true })
-  const common = {
+  const common: BuildOptions = {
     absWorkingDir: ROOT,
     entryPoints: ['lib/client/index.ts'],
     bundle: true,
@@ -36,7 +36,7 @@ export async function buildBrowserBundles (outDir = join(ROOT, 'dist', 'browser'
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning'
-  } as const
+  }
   const esm = join(outDir, BROWSER_BUNDLES.esm)
   const iife = join(outDir, BROWSER_BUNDLES.iife)
   await Promise.all([
