@@ -14,5 +14,10 @@ export default tseslint.config(
   {
     files: ['example/**', 'bench/**'],
     rules: { 'no-console': 'off' }
+  },
+  {
+    // Scripts of the example pages run in the browser.
+    files: ['example/public/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', location: 'readonly', URLSearchParams: 'readonly', window: 'readonly' } }
   }
 )

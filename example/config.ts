@@ -31,6 +31,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** Path of the reliable chat route (example/chat.ts). */
+export const CHAT_PATH = '/chat'
+/** Path of the reliable echo route the echo page and example/client.ts use. */
+export const RELIABLE_ECHO_PATH = '/echo'
+
 const DEFAULT_PORT = 3000
 const DEFAULT_HOST = '127.0.0.1'
 const DEFAULT_WS_PATH = '/ws'
@@ -97,6 +102,10 @@ function readWsPath (env: ExampleEnv, problems: string[]): string {
   // The page is served at `/`, and a query or fragment is not part of a route path.
   if (!/^\/[^\s?#]+$/.test(path)) {
     problems.push(`WS_PATH: expected a path like "/ws" (starts with "/", not "/" alone, no spaces, "?" or "#"), received ${JSON.stringify(path)}`)
+    return DEFAULT_WS_PATH
+  }
+  if (path === CHAT_PATH || path === RELIABLE_ECHO_PATH) {
+    problems.push(`WS_PATH: ${JSON.stringify(path)} is taken by the example's reliable routes (${CHAT_PATH}, ${RELIABLE_ECHO_PATH})`)
     return DEFAULT_WS_PATH
   }
   return path

@@ -6,7 +6,7 @@ import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
 import { batchWrites, transportOf } from './write-batcher.js'
 import { ConnectionGuard } from './limits/connection-guard.js'
 import type { ConnectionLimits } from './limits/limit-options.js'
-import type { HeartbeatManager, HeartbeatPeer, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
+import type { HeartbeatManager, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
 import { parsePing, encodePong } from './protocol/app-ping.js'
@@ -118,7 +118,7 @@ function noop (): void {}
  * attaches its first `message` listener are queued, never dropped (async handlers).
  */
 export class WsConnection<Data extends object = Record<string, unknown>>
-  extends EventEmitter<WsConnectionEvents> implements HeartbeatPeer {
+  extends EventEmitter<WsConnectionEvents> {
   /** Unique id, also across nodes (a node prefix plus a counter). */
   readonly id: string
   /** The client address (`request.ip`, honours `trustProxy`). */
@@ -144,6 +144,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   /** @internal Backpressure and rate limits of this connection. */
   protected readonly guard: ConnectionGuard
 
+  /** @internal */
   constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
     this.id = init.id
@@ -206,7 +207,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     if (this.#socket.readyState === 1 && transport?.writable === true) transport.write(PING_FRAME)
   }
 
-  /** @internal HeartbeatPeer: silent past the pong timeout. */
+  /** Destroy the socket at once, without a close handshake (the heartbeat passes `'timeout'`). */
   terminate (cause?: 'timeout'): void {
     this.terminateWithCause(cause ?? 'server')
   }
@@ -397,7 +398,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     return taken
   }
 
-  /** True once the connection has ended (the `close` event was emitted). */
+  /** @internal True once the connection has ended (the `close` event was emitted). */
   get isEnded (): boolean {
     return this.#closed
   }

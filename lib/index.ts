@@ -11,25 +11,13 @@ import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
 import { createUpgradeGate, markWebSocketRoute } from './upgrade-admission.js'
 import { MemorySessionStore } from './reliable/memory-session-store.js'
-import { answerSubprotocol } from './protocol/version.js'
+import { chooseSubprotocol } from './subprotocol-choice.js'
 import './types.js'
-
-/**
- * The subprotocol answer of an upgrade. On a reliable route: `answerSubprotocol` (PROTOCOL.md
- * [R-TR-2]); never a name that is not `frws.v<N>`. On a plain route: ws's own rule (the first one
- * offered), which the application's protocol may rely on.
- */
-function subprotocolChooser (state: ServerState): (offered: Set<string>, request: IncomingMessage) => string | false {
-  return (offered, request) => state.reliableUpgrades.has(request)
-    ? answerSubprotocol(offered)
-    : (offered.values().next().value ?? false)
-}
 
 async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyReliableWsOptions): Promise<void> {
   const settings = resolveOptions(options)
   const ownStore = settings.sessionStore === undefined ? new MemorySessionStore() : undefined
   const state = new ServerState(settings, settings.sessionStore ?? (ownStore as MemorySessionStore), fastify.log)
-  const chooseSubprotocol = subprotocolChooser(state)
 
   if (fastify.hasDecorator('websocketServer')) {
     // The app registered @fastify/websocket itself: its server reads maxPayload at each upgrade.

@@ -7,6 +7,8 @@ import { checkOrigin } from './origin-policy.js'
 import type { ServerState, WsHandler } from './server-state.js'
 import { createAdmissionHook } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
+import { checkKnownKeys } from './option-checks.js'
+import { markReliableUpgrade } from './subprotocol-choice.js'
 import { PROTOCOL_VERSION, SUBPROTOCOL } from './protocol/version.js'
 import type { ReliableOptions } from './reliable/reliable-options.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
@@ -14,9 +16,7 @@ import { resolveReliable } from './reliable/reliable-options.js'
 import { LIMIT_KEYS, checkBufferFitsReplay } from './limits/limit-options.js'
 
 /** Fastify route options a WebSocket route accepts, plus the plugin's per-route overrides. */
-export type WsRouteOptions = Pick<RouteShorthandOptions,
-  'onRequest' | 'preParsing' | 'preValidation' | 'preHandler' | 'onResponse' | 'onError' |
-  'schema' | 'config' | 'logLevel' | 'constraints'> & WsRouteOverrides & {
+export type WsRouteOptions = Pick<RouteShorthandOptions, typeof FASTIFY_ROUTE_KEYS[number]> & WsRouteOverrides & {
     /** Reliable mode: sequence numbers, acks, replay and resume (docs/PROTOCOL.md). @default false */
     reliable?: boolean | ReliableOptions
   }
@@ -34,13 +34,23 @@ export interface WsRouteMethod {
   <Data extends object = Record<string, unknown>>(url: string, options: WsRouteOptions, handler: WsHandler<Data>): FastifyInstance
 }
 
+/** The Fastify route options a WebSocket route passes on to Fastify. */
+const FASTIFY_ROUTE_KEYS = [
+  'onRequest', 'preParsing', 'preValidation', 'preHandler', 'onResponse', 'onError', 'schema', 'config', 'logLevel', 'constraints'
+] as const
 const OVERRIDE_KEYS = [
   'origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'appPing', ...LIMIT_KEYS
 ] as const
+// A misspelt option must fail loudly rather than leave a route silently plain (`reliabel: true`).
+const ROUTE_KEYS: readonly string[] = [...OVERRIDE_KEYS, 'reliable', ...FASTIFY_ROUTE_KEYS]
 
 function asArray<T> (value: T | T[] | undefined): T[] {
   if (value === undefined) return []
   return Array.isArray(value) ? value : [value]
+}
+
+async function markReliable (request: FastifyRequest): Promise<void> {
+  markReliableUpgrade(request.raw)
 }
 
 /** Build the `wsRoute` decorator bound to the plugin's state. */
@@ -55,6 +65,7 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
     if (typeof options !== 'object' || options === null) throw new FRWS_ERR_ROUTE_INVALID('the options must be an object')
     if (typeof handler !== 'function') throw new FRWS_ERR_ROUTE_INVALID('the handler must be a function')
 
+    checkKnownKeys('', options as Record<string, unknown>, ROUTE_KEYS)
     const overrides: WsRouteOverrides = {}
     const routeOptions: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(options)) {
@@ -73,7 +84,7 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
       websocket: true,
       onRequest: [
         createAdmissionHook(state, settings),
-        ...(reliable === undefined ? [] : [async (request: FastifyRequest) => { state.reliableUpgrades.add(request.raw) }]),
+        ...(reliable === undefined ? [] : [markReliable]),
         ...asArray(options.onRequest)
       ],
       onResponse: [

@@ -45,8 +45,6 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly upgradeRate: UpgradeRateLimiter | undefined
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
-  /** Upgrade requests of reliable routes, marked by their route hook so the subprotocol choice can tell them apart. */
-  readonly reliableUpgrades = new WeakSet<IncomingMessage>()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
   /** Real bytes held for reliable sessions against `sessionBudget` (this state is its one owner). */
   readonly budget: SessionBudget

@@ -1,3 +1,5 @@
+// Kept in the published declarations, so that @fastify/websocket's augmentation (injectWS) is typed too.
+import '@fastify/websocket'
 import type { ConnectionRegistry } from './registry.js'
 import type { WsRouteMethod } from './route.js'
 import type { HeartbeatManager } from './heartbeat/heartbeat-manager.js'

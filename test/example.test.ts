@@ -12,7 +12,10 @@ import Fastify from 'fastify'
 import fastifyReliableWs from '../lib/index.js'
 import { ConfigError, configFromEnv } from '../example/config.js'
 import type { ExampleEnv } from '../example/config.js'
-import { closed, connect, nextMessage, withExpiry } from './helpers/server.js'
+import WebSocket from 'ws'
+import { ReliableClient } from '../lib/client/index.js'
+import { nextClientEvent } from './helpers/reliable-pair.js'
+import { closed, connect, nextMessage, waitFor, withExpiry } from './helpers/server.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 /** Short, so the shutdown test stays quick; the bound below is what the test asserts. */
@@ -87,6 +90,8 @@ describe('configFromEnv', () => {
     [{ WS_PATH: '/' }, 'WS_PATH'],
     [{ WS_PATH: '/a b' }, 'WS_PATH'],
     [{ WS_PATH: '/ws?x=1' }, 'WS_PATH'],
+    [{ WS_PATH: '/chat' }, 'WS_PATH'],
+    [{ WS_PATH: '/echo' }, 'WS_PATH'],
     [{ ALLOWED_ORIGINS: 'app.example.com' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'https://app.example.com/path' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: ',' }, 'ALLOWED_ORIGINS'],
@@ -228,13 +233,56 @@ describe('the example server process', () => {
     assert.deepEqual(await reply, { data: Buffer.from([0, 1, 2, 255]), isBinary: true })
   })
 
-  test('serves an HTML page at / that points at the WebSocket path', async () => {
+  test('serves an HTML page at / that uses the reliable client from the shipped bundle', async () => {
     const response = await fetch(`http://127.0.0.1:${server?.port}/`)
     assert.equal(response.status, 200)
     assert.match(String(response.headers.get('content-type')), /^text\/html/)
     const body = await response.text()
     assert.match(body, /<meta name="ws-path" content="\/ws">/)
-    assert.match(body, /new WebSocket\(/)
+    assert.match(body, /<meta name="reliable-path" content="\/echo">/)
+    assert.match(body, /import \{ ReliableClient \} from '\/client\/client\.min\.js'/)
+    assert.match(body, /id="resumes"/)
+    assert.match(body, /id="lost"/)
+  })
+
+  test('serves the chat page, its script and the browser bundle as static files', async () => {
+    for (const [path, type] of [['/chat.html', /^text\/html/], ['/chat.js', /javascript/], ['/client/client.min.js', /javascript/]] as const) {
+      const response = await fetch(`http://127.0.0.1:${server?.port}${path}`)
+      assert.equal(response.status, 200, path)
+      assert.match(String(response.headers.get('content-type')), type, path)
+      assert.ok((await response.text()).length > 100, path)
+    }
+  })
+
+  test('the reliable echo route at /echo echoes through the reliable client', async (t) => {
+    const client = new ReliableClient(`ws://127.0.0.1:${server?.port}/echo`, { WebSocket })
+    t.after(() => client.close())
+    const echoed = nextClientEvent(client, 'message')
+    await client.send('reliable hello')
+    assert.deepEqual(await echoed, ['reliable hello', false])
+  })
+
+  test('the chat route relays a message to every member of the room and lists the members', async (t) => {
+    const url = `ws://127.0.0.1:${server?.port}/chat`
+    const ada = new ReliableClient(`${url}?name=ada`, { WebSocket })
+    const bob = new ReliableClient(`${url}?name=bob`, { WebSocket })
+    t.after(() => Promise.all([ada.close(), bob.close()]))
+    const received = (client: ReliableClient): Array<Record<string, unknown>> => {
+      const messages: Array<Record<string, unknown>> = []
+      client.on('message', (data) => messages.push(JSON.parse(String(data)) as Record<string, unknown>))
+      return messages
+    }
+    const toAda = received(ada)
+    const toBob = received(bob)
+    await ada.send(JSON.stringify({ type: 'join', room: 'r1' }))
+    await bob.send(JSON.stringify({ type: 'join', room: 'r1' }))
+    await waitFor(() => toAda.some((m) => m.type === 'members' && (m.members as string[]).length === 2), 'the member list of two', 5000)
+    assert.deepEqual(toAda.filter((m) => m.type === 'members').at(-1), { type: 'members', room: 'r1', members: ['ada', 'bob'] })
+    await bob.send(JSON.stringify({ type: 'say', room: 'r1', text: 'hi ada', id: 'b1' }))
+    const said = { type: 'said', room: 'r1', from: 'bob', text: 'hi ada', id: 'b1' }
+    await waitFor(() => toAda.some((m) => m.type === 'said') && toBob.some((m) => m.type === 'said'), 'the message in both', 5000)
+    assert.deepEqual(toAda.filter((m) => m.type === 'said'), [said])
+    assert.deepEqual(toBob.filter((m) => m.type === 'said'), [said])
   })
 
   test('refuses an upgrade from an origin outside ALLOWED_ORIGINS with 403 and accepts a listed one', async (t) => {
@@ -258,7 +306,7 @@ describe('the example server process', () => {
   })
 
   test('example/client.ts prints the echo of its first message and exits 0 after Ctrl-C', async (t) => {
-    const client = spawnExample('example/client.ts', {}, [`ws://127.0.0.1:${server?.port}/ws`])
+    const client = spawnExample('example/client.ts', {}, [`ws://127.0.0.1:${server?.port}/echo`])
     t.after(() => stop(client))
     await waitForOutput(client, 'echo: hello #1', STARTUP_TIMEOUT)
     client.child.kill('SIGINT')
@@ -295,6 +343,26 @@ describe('the example server with invalid settings', () => {
     assert.match(server.output(), /Invalid environment: Invalid option "heartbeat.pongTimeout"/)
   })
 
+  test('exits with code 1 and one clear line, no stack trace, when the port is in use', async (t) => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+    const port = (taken.address() as { port: number }).port
+    const server = spawnExample('example/server.ts', { PORT: String(port), HOST: '127.0.0.1' })
+    t.after(() => stop(server))
+    assert.deepEqual(await withExpiry(server.exited, STARTUP_TIMEOUT, 'the server to exit'), { code: 1, signal: null })
+    assert.match(server.output(), new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use \\(EADDRINUSE\\)\\. .*set PORT`))
+    assert.doesNotMatch(server.output(), /^\s+at /m, 'no stack trace')
+  })
+
+  test('exits with code 1 and says so when HOST is not an address of this machine', async (t) => {
+    const server = spawnExample('example/server.ts', { PORT: String(await freePort()), HOST: '192.0.2.1' })
+    t.after(() => stop(server))
+    assert.deepEqual(await withExpiry(server.exited, STARTUP_TIMEOUT, 'the server to exit'), { code: 1, signal: null })
+    assert.match(server.output(), /192\.0\.2\.1 is not an address of this machine \(EADDRNOTAVAIL\)/)
+    assert.doesNotMatch(server.output(), /^\s+at /m, 'no stack trace')
+  })
+
   test('exits with code 1 and names the variable when TLS_CERT cannot be read', async (t) => {
     const missing = join(tmpdir(), 'frws-example-missing-cert.pem')
     const server = spawnExample('example/server.ts', { PORT: String(await freePort()), TLS_CERT: missing, TLS_KEY: missing })
@@ -325,7 +393,7 @@ describe('the example server with TLS_CERT and TLS_KEY', { skip: hasOpenssl() ? 
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'
     ], { stdio: 'ignore' })
-    server = await startServer({ TLS_CERT: cert, TLS_KEY: key, WS_PATH: '/echo', CLOSE_TIMEOUT_MS: String(CLOSE_TIMEOUT) })
+    server = await startServer({ TLS_CERT: cert, TLS_KEY: key, WS_PATH: '/tls-echo', CLOSE_TIMEOUT_MS: String(CLOSE_TIMEOUT) })
   })
   after(async () => {
     stop(server)
@@ -333,7 +401,7 @@ describe('the example server with TLS_CERT and TLS_KEY', { skip: hasOpenssl() ? 
   })
 
   test('echoes over wss on the WS_PATH route', async (t) => {
-    const socket = await connect(`wss://127.0.0.1:${server?.port}/echo`, { rejectUnauthorized: false })
+    const socket = await connect(`wss://127.0.0.1:${server?.port}/tls-echo`, { rejectUnauthorized: false })
     t.after(() => socket.terminate())
     const reply = nextMessage(socket)
     socket.send('secure hello')
@@ -344,12 +412,12 @@ describe('the example server with TLS_CERT and TLS_KEY', { skip: hasOpenssl() ? 
     const response = await httpsText(`https://127.0.0.1:${server?.port}/`)
     assert.equal(response.status, 200)
     assert.match(response.type, /^text\/html/)
-    assert.match(response.body, /<meta name="ws-path" content="\/echo">/)
+    assert.match(response.body, /<meta name="ws-path" content="\/tls-echo">/)
   })
 
   test('on SIGTERM it closes wss clients with 1001 and exits with code 0 within CLOSE_TIMEOUT_MS plus slack', async (t) => {
     assert.ok(server !== undefined)
-    const socket = await connect(`wss://127.0.0.1:${server.port}/echo`, { rejectUnauthorized: false })
+    const socket = await connect(`wss://127.0.0.1:${server.port}/tls-echo`, { rejectUnauthorized: false })
     t.after(() => socket.terminate())
     const bound = CLOSE_TIMEOUT + EXIT_SLACK
     const closing = closed(socket, bound)

@@ -66,3 +66,22 @@ describe('an app that registered @fastify/websocket before the plugin', () => {
     for (const client of clients) assert.equal(client.socket.readyState, client.socket.CLOSED)
   })
 })
+
+describe('compression through @fastify/websocket', () => {
+  test('perMessageDeflate set on @fastify/websocket is negotiated on the plugin\'s routes', async (t) => {
+    const app = Fastify({ logger: false })
+    await app.register(fastifyWebsocket, { options: { perMessageDeflate: { threshold: 0 } } })
+    await app.register(fastifyReliableWs)
+    echoRoute(app)
+    t.after(() => cleanup(app))
+    const base = await listen(app)
+    const plain = await openClient(`${base}/ws`, { perMessageDeflate: true })
+    t.after(() => plain.socket.terminate())
+    assert.match(plain.socket.extensions, /permessage-deflate/)
+    plain.socket.send('z'.repeat(10_000))
+    assert.equal(await plain.next(), 'z'.repeat(10_000))
+    const uncompressed = await openClient(`${base}/ws`, { perMessageDeflate: false })
+    t.after(() => uncompressed.socket.terminate())
+    assert.equal(uncompressed.socket.extensions, '', 'a client that does not offer it gets none')
+  })
+})

@@ -141,7 +141,9 @@ describe('wsRoute arguments', () => {
     ['a bad handshakeTimeout override', (app) => app.wsRoute('/ws', { handshakeTimeout: 0 }, handler), 'FRWS_ERR_OPTION_INVALID', naming('handshakeTimeout')],
     ['a bad idleTimeout override', (app) => app.wsRoute('/ws', { idleTimeout: -1 }, handler), 'FRWS_ERR_OPTION_INVALID', naming('idleTimeout')],
     ['a bad allowMissingOrigin override', (app) => app.wsRoute('/ws', { allowMissingOrigin: 1 as never }, handler), 'FRWS_ERR_OPTION_INVALID', naming('allowMissingOrigin')],
-    ['a bad infoRoute override', (app) => app.wsRoute('/ws', { infoRoute: 'no' as never }, handler), 'FRWS_ERR_OPTION_INVALID', naming('infoRoute')]
+    ['a bad infoRoute override', (app) => app.wsRoute('/ws', { infoRoute: 'no' as never }, handler), 'FRWS_ERR_OPTION_INVALID', naming('infoRoute')],
+    ['a misspelt option (reliabel)', (app) => app.wsRoute('/ws', { reliabel: true } as never, handler), 'FRWS_ERR_OPTION_INVALID', naming('reliabel')],
+    ['a Fastify route option a WebSocket route does not take', (app) => app.wsRoute('/ws', { bodyLimit: 10 } as never, handler), 'FRWS_ERR_OPTION_INVALID', naming('bodyLimit')]
   ]
   for (const [title, declare, code, message] of invalidRoutes) {
     test(`wsRoute throws ${code} for ${title}`, async (t) => {
@@ -151,6 +153,27 @@ describe('wsRoute arguments', () => {
       assert.throws(() => declare(app), { code, message })
     })
   }
+
+  test("Fastify's own route options are accepted beside the plugin's", async (t) => {
+    const app = Fastify({ logger: false })
+    t.after(() => cleanup(app))
+    await app.register(fastifyReliableWs)
+    app.wsRoute('/ws', {
+      config: { tag: 'a' },
+      logLevel: 'warn',
+      constraints: {},
+      schema: { querystring: { type: 'object' } },
+      onRequest: async () => {},
+      preValidation: async () => {},
+      preHandler: async () => {},
+      onResponse: async () => {},
+      onError: async () => {},
+      reliable: true,
+      appPing: true
+    }, handler)
+    await app.ready()
+    assert.ok(app.hasRoute({ method: 'GET', url: '/ws' }))
+  })
 
   test('an invalid route declared inside a plugin fails app.ready()', async (t) => {
     const app = Fastify({ logger: false })

@@ -150,3 +150,19 @@ describe('fastify.wsConnections', () => {
     expect(app.wsConnections.close('id', 1000, 'bye')).type.toBe<boolean>()
   })
 })
+
+describe('decorators that come with the plugin', () => {
+  test('injectWS (from @fastify/websocket) is typed once the plugin is imported', () => {
+    expect(app.injectWS('/ws')).type.not.toBe<any>() // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(app.injectWS('/ws')).type.toBeAssignableTo<Promise<{ terminate: () => void, send: (data: string) => void }>>()
+  })
+
+  test('wsHeartbeat exposes stats()', () => {
+    expect(app.wsHeartbeat.stats().pingsSent).type.toBe<number>()
+  })
+
+  test('a misspelt route option does not compile', () => {
+    // @ts-expect-error Object literal may only specify known properties
+    app.wsRoute('/x', { reliabel: true }, () => {})
+  })
+})

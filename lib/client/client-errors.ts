@@ -30,7 +30,9 @@ export const ClientErrorCode = {
   /** The server broke the protocol; the client closed the connection (`error` event). */
   PROTOCOL: 'FRWS_ERR_CLIENT_PROTOCOL',
   /** The WebSocket reported an error, or the `url` function failed (`error` event). */
-  CONNECTION: 'FRWS_ERR_CLIENT_CONNECTION'
+  CONNECTION: 'FRWS_ERR_CLIENT_CONNECTION',
+  /** The server selected no `frws` subprotocol: the URL is a plain route (or one that speaks no version this client knows). */
+  NOT_RELIABLE_ROUTE: 'FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE'
 } as const
 
 /** One of the values of {@link ClientErrorCode}. */

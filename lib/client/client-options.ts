@@ -12,6 +12,8 @@ import { ClientErrorCode, ReliableClientError } from './client-errors.js'
 export interface WebSocketLike {
   binaryType: string
   readonly readyState: number
+  /** The subprotocol the server selected (`''` for none); a reliable route selects `frws.v<N>`. */
+  readonly protocol?: string
   send (data: string | Uint8Array): void
   close (code?: number, reason?: string): void
   addEventListener (type: 'message', listener: (event: { data: unknown }) => void): void

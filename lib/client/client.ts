@@ -7,7 +7,7 @@ import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
 import { decodeFrame, frameSize, type Frame, type Payload } from '../protocol/frames.js'
 import { encodeHello } from '../protocol/handshake.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
-import { PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/version.js'
+import { PROTOCOL_VERSION, SUBPROTOCOL, versionOfSubprotocol } from '../protocol/version.js'
 import { ClientConnection, type ConnectionHandlers } from './client-connection.js'
 import { ClientErrorCode, ReliableClientError } from './client-errors.js'
 import type { ClientEvents, ClientState } from './client-events.js'
@@ -46,6 +46,9 @@ function exceeds (frame: Payload, maxPayload: number): boolean {
   if (typeof frame !== 'string') return frame.byteLength > maxPayload
   return frame.length > maxPayload || (frame.length * 3 > maxPayload && frameSize(frame) > maxPayload)
 }
+
+/** The message of the `error` event of `ws` when the server selected none of the offered subprotocols. */
+const WS_NO_SUBPROTOCOL = 'Server sent no subprotocol'
 
 function messageOf (error: unknown): string {
   return error instanceof Error ? error.message : String(error)
@@ -276,6 +279,12 @@ export class ReliableClient {
   private readonly handlers: ConnectionHandlers = {
     open: (conn) => {
       if (conn !== this.conn) return
+      const selected = conn.socket.protocol
+      // A WebSocket implementation that does not report the subprotocol cannot be checked here.
+      if (selected !== undefined && versionOfSubprotocol(selected) === undefined) {
+        this.notReliable(conn, `the server selected ${selected === '' ? 'no subprotocol' : `the subprotocol "${selected}"`}`)
+        return
+      }
       conn.resume = this.session.resumePosition()
       conn.transmit(encodeHello({ version: PROTOCOL_VERSION, resume: conn.resume }))
     },
@@ -283,6 +292,11 @@ export class ReliableClient {
     error: (conn, event) => {
       if (conn !== this.conn) return
       const detail = (event as { message?: unknown } | undefined)?.message
+      // ws (Node) fails the handshake itself when the server selects none of the offered subprotocols.
+      if (detail === WS_NO_SUBPROTOCOL) {
+        this.notReliable(conn, 'the server selected no subprotocol')
+        return
+      }
       this.emitter.emit('error', new ReliableClientError(ClientErrorCode.CONNECTION,
         typeof detail === 'string' && detail !== '' ? `WebSocket error: ${detail}` : 'WebSocket error', { cause: event }))
     },
@@ -358,6 +372,8 @@ export class ReliableClient {
       case 'R':
       case 'E':
         this.session.checkRef(frame.ref)
+        // Delivery is in order: an answer to request `ref` proves the server delivered it and all before it.
+        this.session.ack(frame.ref)
         if (inbound.accept(frame.seq) !== 'deliver') return
         // The server answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
         this.session.ack(frame.ref)
@@ -394,6 +410,16 @@ export class ReliableClient {
       const refused = this.submit({ type: 'E', ref, payload: reason })
       if (refused !== undefined) this.emitter.emit('error', refused)
     })
+  }
+
+  // Retrying cannot help: the URL names a route that does not speak the protocol.
+  private notReliable (conn: ClientConnection, what: string): void {
+    const info = { code: CloseCode.NORMAL, reason: 'not a reliable route' }
+    conn.close(info)
+    this.detach(conn)
+    this.finish(info, new ReliableClientError(ClientErrorCode.NOT_RELIABLE_ROUTE,
+      `Not a reliable route: ${what} (expected "${SUBPROTOCOL}"). Declare the route with { reliable: true }, or check the URL.`,
+      { closeCode: CloseCode.NORMAL }))
   }
 
   private detach (conn: ClientConnection): void {

@@ -3,7 +3,7 @@ import { EpochLog } from './epoch-log.js'
 import {
   HEARTBEAT_DEFAULTS, checkHeartbeatSettings, heartbeatTickInterval, isHeartbeatActive, type HeartbeatSettings
 } from './heartbeat-settings.js'
-import { HeartbeatSlot, NONE, type HeartbeatPeer, type SlotOwner, type SlotSettings } from './heartbeat-slot.js'
+import { HeartbeatSlot, NONE, type HeartbeatPeer, type SlotSettings } from './heartbeat-slot.js'
 import { TimerWheel } from './timer-wheel.js'
 
 export { HeartbeatSlot, type HeartbeatPeer } from './heartbeat-slot.js'
@@ -49,8 +49,8 @@ const MAX_WHEEL_SIZE = 4096
  * the connection to its new tick (lazy rescheduling). A tick costs work only for the connections
  * that come due. docs/HEARTBEAT.md derives the bounds.
  */
-export class HeartbeatManager implements SlotOwner {
-  /** Settings for connections added without their own. */
+export class HeartbeatManager {
+  /** @internal Settings for connections added without their own. */
   readonly defaults: HeartbeatSettings
   readonly #clock: HeartbeatClock
   readonly #wheel: TimerWheel<HeartbeatSlot>
@@ -90,7 +90,7 @@ export class HeartbeatManager implements SlotOwner {
   #ticks = 0
   #visits = 0
 
-  /** @throws TypeError when `options.defaults` are invalid (see `checkHeartbeatSettings`). */
+  /** @internal @throws TypeError when `options.defaults` are invalid (see `checkHeartbeatSettings`). */
   constructor (options: HeartbeatManagerOptions = {}) {
     const defaults = options.defaults ?? HEARTBEAT_DEFAULTS
     const problem = checkHeartbeatSettings(defaults)
@@ -111,6 +111,7 @@ export class HeartbeatManager implements SlotOwner {
    * pings and the idle timeout off, or after {@link close}, the slot is returned but not watched.
    * @param settings - this connection's settings, valid per `checkHeartbeatSettings`; share one
    *   object per route. @default this.defaults
+   * @internal
    */
   add (peer: HeartbeatPeer, settings: HeartbeatSettings = this.defaults): HeartbeatSlot {
     const profile = this.#profile(settings)
@@ -129,7 +130,7 @@ export class HeartbeatManager implements SlotOwner {
     return slot
   }
 
-  /** Stop watching a connection (on close). O(1); removing twice or an unwatched slot does nothing. */
+  /** @internal Stop watching a connection (on close). O(1); removing twice or an unwatched slot does nothing. */
   remove (slot: HeartbeatSlot): void {
     if (this.#wheel.isScheduled(slot)) this.#detach(slot)
   }
@@ -148,7 +149,7 @@ export class HeartbeatManager implements SlotOwner {
     }
   }
 
-  /** Stop the timers and forget every connection without calling them; later `add()`s watch nothing. */
+  /** @internal Stop the timers and forget every connection without calling them; later `add()`s watch nothing. */
   close (): void {
     this.#closed = true
     for (const slot of this.#wheel.clear()) slot.pingEpoch = NONE

@@ -1,6 +1,5 @@
 import type { EpochLog } from './epoch-log.js'
 import type { HeartbeatSettings } from './heartbeat-settings.js'
-import type { WheelEntry } from './timer-wheel.js'
 
 /** What the heartbeat manager drives; the plugin's connection implements it. */
 export interface HeartbeatPeer {
@@ -38,7 +37,7 @@ export const NONE = -1
  * (a field that starts as an integer and later holds fractional milliseconds changes the layout
  * and costs a number box per field and, on many slots, an extra property array).
  */
-export class HeartbeatSlot implements WheelEntry<HeartbeatSlot> {
+export class HeartbeatSlot {
   /** @internal */ wheelNext: HeartbeatSlot | null = null
   /** @internal */ wheelPrev: HeartbeatSlot | null = null
   /** @internal */ wheelBucket = -1
@@ -57,7 +56,7 @@ export class HeartbeatSlot implements WheelEntry<HeartbeatSlot> {
   rtt = NONE
   /** The peer this slot belongs to. */
   readonly peer: HeartbeatPeer
-  /** The settings this connection runs with. */
+  /** @internal The settings this connection runs with. */
   readonly settings: SlotSettings
   readonly #epochs: EpochLog
   readonly #owner: SlotOwner

@@ -104,6 +104,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
 
+  /** @internal */
   constructor (
     socket: WebSocket, init: ConnectionInit, state: SessionState, ownerId: string,
     settings: ResolvedReliable, host: ReliableHost, resumedFromStore: boolean
@@ -139,7 +140,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     )
   }
 
-  /** True while a socket carries the session. */
+  /** @internal True while a socket carries the session. */
   get isAttached (): boolean {
     return this.#attached
   }
@@ -299,6 +300,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     return this.#writer.ownerId
   }
 
+  /** @internal */
   override closeWithCause (code: number, reason: string | undefined, cause: CloseCause): void {
     // A suspended session has no socket to close: the close ends the session directly.
     if (!this.#attached) {
@@ -310,6 +312,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     super.closeWithCause(code, reason, cause)
   }
 
+  /** @internal */
   override terminateWithCause (cause: CloseCause): void {
     if (!this.#attached) {
       this.endSession(CloseCode.ABNORMAL, '', cause)
@@ -318,6 +321,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     super.terminateWithCause(cause)
   }
 
+  /** @internal */
   override receive (data: RawData, isBinary: boolean): void {
     // Once this side started closing (a violation, an overflow), later frames are not processed:
     // they would be delivered after the offence, and unacked ones are replayed on a resume anyway.
@@ -356,6 +360,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     }
   }
 
+  /** @internal */
   override socketClosed (code: number, reasonBytes: Buffer): void {
     this.unwatchSocket()
     const local = this.takeLocalClose()
