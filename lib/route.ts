@@ -128,7 +128,16 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
 
 /** The route's `messages` option, checked: a schema that is not a Standard Schema fails at `wsRoute()`. */
 function checkMessages (messages: unknown): ResolvedMessages {
-  const resolved = resolveMessages(checkObject('messages', messages) as MessageSchemas, 'messages')
+  const options = checkObject('messages', messages)
+  checkKnownKeys('messages', options, ['fromClient', 'fromServer', 'requests', 'codec'])
+  if (options.requests !== undefined) {
+    const requests = checkObject('messages.requests', options.requests)
+    checkKnownKeys('messages.requests', requests, ['fromClient', 'fromServer'])
+    for (const who of ['fromClient', 'fromServer']) {
+      if (requests[who] !== undefined) checkKnownKeys(`messages.requests.${who}`, checkObject(`messages.requests.${who}`, requests[who]), ['request', 'response'])
+    }
+  }
+  const resolved = resolveMessages(options as MessageSchemas, 'messages')
   if ('bad' in resolved) invalidOption(resolved.bad, resolved.expected, resolved.value)
   return resolved
 }

@@ -135,5 +135,13 @@ describe('typed messages on a plain route: decoding and sending', () => {
       () => app.wsRoute('/bad2', { messages: { codec: { encode: JSON.stringify } as never } }, () => {}),
       /"messages\.codec"/
     )
+    assert.throws(
+      () => app.wsRoute('/bad3', { messages: { requests: { fromClient: { respone: zodChat.fromClient } } as never } }, () => {}),
+      /"messages\.requests\.fromClient\.respone"/
+    )
+    assert.throws(
+      () => app.wsRoute('/bad4', { messages: { requests: { fromServer: { response: 'json' } } as never } }, () => {}),
+      /"messages\.requests\.fromServer\.response": expected a Standard Schema/
+    )
   })
 })
