@@ -9,6 +9,7 @@ import { CloseCode } from '../protocol/close-codes.js'
 import { ClientErrorCode, ReliableClientError } from './client-errors.js'
 import type { ClientMessageTypes, MessageSchemas, MessageTypes } from '../messages/types.js'
 import { resolveMessages, type ResolvedMessages } from '../messages/validate.js'
+import type { OutgoingData } from './outgoing-data.js'
 
 /** The part of the WHATWG `WebSocket` the client uses; the browser's and `ws`'s both fit. */
 export interface WebSocketLike {
@@ -40,10 +41,10 @@ export type ResponseData = string | Uint8Array | ArrayBuffer
 /** The payload types of a client without `messages`: strings and bytes as they travel. */
 export interface UntypedClientMessages extends MessageTypes {
   message: string | Uint8Array
-  send: string | Uint8Array | ArrayBuffer
+  send: OutgoingData
   request: string | Uint8Array
   respond: ResponseData
-  requestOut: string | Uint8Array | ArrayBuffer
+  requestOut: OutgoingData
   response: string | Uint8Array
 }
 
