@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import { ReliableClient } from '../../lib/client/index.js'
 import type { InvalidMessage, ReliableConnection } from '../../lib/index.js'
 import type { MessageSchemas, ServerMessageTypes } from '../../lib/index.js'
-import { buildApp, cleanup, listen, waitFor, withExpiry } from '../helpers/server.js'
+import { LogLevel, buildApp, captureLogs, cleanup, listen, waitFor, withExpiry } from '../helpers/server.js'
 import { valibotChat, zodChat } from './schemas.js'
 
 type Chat = typeof zodChat | typeof valibotChat
@@ -140,6 +140,52 @@ for (const [library, schemas] of [['Zod', zodChat], ['Valibot', valibotChat]] as
 }
 
 describe('typed messages on a reliable route: responses and the client side', () => {
+  test('an invalid message is not replayed after a reconnect: the resumed session reports it once', async (t) => {
+    const server = await typedReliableApp(zodChat)
+    t.after(() => cleanup(server.app))
+    const client = rawClient(server.url)
+    t.after(() => client.close())
+    await opened(client)
+    await client.send('{"type":"shout"}')
+    const resumed = withExpiry(new Promise((resolve) => { client.once('resumed', resolve) }), 5000, 'the resume')
+    server.connection().socket.terminate()
+    assert.deepEqual(await resumed, { continuity: true, sessionId: client.sessionId })
+    await client.send('{"type":"say","text":"after the resume"}')
+    assert.deepEqual(server.received, [{ type: 'say', text: 'after the resume' }])
+    assert.deepEqual(server.invalid.map((info) => info.path), ['type'])
+  })
+
+  test('a respond() value that fails its schema sends the error response "internal error" and logs the coded error', async (t) => {
+    const logs = captureLogs()
+    const app = await buildApp({}, (app) => {
+      app.wsRoute('/typed', { reliable: true, messages: zodChat }, (connection) => {
+        // @ts-expect-error: `total` must be a number
+        connection.on('request', (_request, _isBinary, respond) => { respond({ total: 'many' }) })
+      })
+    }, { logger: { level: 'info', stream: logs.stream } })
+    t.after(() => cleanup(app))
+    const client = new ReliableClient(`${await listen(app)}/typed`, { WebSocket, messages: zodChat })
+    t.after(() => client.close())
+    await opened(client)
+    await assert.rejects(client.request({ sum: [1] }), { code: 'FRWS_ERR_CLIENT_REQUEST_FAILED', message: 'internal error' })
+    const line = logs.lines.find((candidate) => candidate.level === LogLevel.error)
+    assert.equal((line?.err as { code?: string } | undefined)?.code, 'FRWS_ERR_MESSAGE_INVALID')
+    assert.match(String(line?.msg), /response failed its schema/)
+  })
+
+  test('an onRequest answer that fails its schema sends "invalid response" and emits error with FRWS_ERR_CLIENT_INVALID_MESSAGE', async (t) => {
+    const server = await typedReliableApp(zodChat)
+    t.after(() => cleanup(server.app))
+    // @ts-expect-error: `answer` must be a string
+    const client = new ReliableClient(server.url, { WebSocket, messages: zodChat, onRequest: () => ({ answer: 7 }) })
+    t.after(() => client.close())
+    const errors: Array<{ code: string }> = []
+    client.on('error', (error) => { errors.push(error) })
+    await opened(client)
+    await assert.rejects(server.connection().request({ ask: 'x' }), { code: 'FRWS_ERR_REQUEST_FAILED', message: /invalid response/ })
+    assert.deepEqual(errors.map((error) => error.code), ['FRWS_ERR_CLIENT_INVALID_MESSAGE'])
+  })
+
   test('a client response that fails its schema rejects the server request() with FRWS_ERR_MESSAGE_INVALID', async (t) => {
     const server = await typedReliableApp(zodChat)
     t.after(() => cleanup(server.app))
