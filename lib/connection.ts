@@ -406,7 +406,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     const checked = decodeIncoming(this.messages.codec, this.messages.fromClient, message)
     if (checked.ok) {
       this.deliverOrQueue(checked.value, isBinary)
-    } else if (checked.problem.async === true) {
+    } else if (checked.async === true) {
       this.fail(new FRWS_ERR_MESSAGE_INVALID('incoming', describeProblem(checked.problem)))
     } else {
       // A plain route has no way to answer one message: the peer broke the route's contract (RFC 6455 7.4.1, 1007).

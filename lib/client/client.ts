@@ -14,13 +14,15 @@ import type { ClientEvents, ClientState } from './client-events.js'
 import { resolveClientOptions, type CloseInfo, type ReliableClientOptions, type ResolvedClientOptions, type UrlSource } from './client-options.js'
 import { ClientSession, type OutgoingMessage, type PendingRequest } from './client-session.js'
 import { Emitter, type Listener } from './emitter.js'
-import { checkOutgoing, invalidArgument, isClientCloseCode, toPayload } from './outgoing-data.js'
+import { invalidArgument, isClientCloseCode, toPayload } from './outgoing-data.js'
 import { ReconnectPolicy } from './reconnect-policy.js'
-import { answerRequest, toAnswer, type Answer } from './request-answerer.js'
-import type { InvalidMessage, MessageSchemas } from '../messages/types.js'
-import type { StandardSchemaV1 } from '../messages/standard-schema.js'
-import { decodeIncoming, describeProblem, encodeOutgoing, type Checked, type Problem } from '../messages/validate.js'
+import { answerRequest } from './request-answerer.js'
+import type { MessageSchemas } from '../messages/types.js'
+import { describeProblem } from '../messages/validate.js'
 import type { ClientTypesOf } from './client-options.js'
+import { answerPayload, incomingPayload, invalidMessage, outgoingPayload, type SchemaName } from './typed-payloads.js'
+import type { InvalidMessage } from '../messages/types.js'
+import type { Checked } from '../messages/validate.js'
 
 /** Options of {@link ReliableClient.send}. */
 export interface SendOptions {
@@ -53,10 +55,6 @@ function exceeds (frame: Payload, maxPayload: number): boolean {
 
 /** The message of the `error` event of `ws` when the server selected none of the offered subprotocols. */
 const WS_NO_SUBPROTOCOL = 'Server sent no subprotocol'
-
-function invalidMessage (direction: string, problem: Problem): ReliableClientError {
-  return new ReliableClientError(ClientErrorCode.INVALID_MESSAGE, `Invalid ${direction} message ${describeProblem(problem)}`)
-}
 
 function messageOf (error: unknown): string {
   return error instanceof Error ? error.message : String(error)
@@ -142,7 +140,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
    */
   send (data: ClientTypesOf<M>['send'], options: SendOptions = {}): Promise<void> {
     const promise = new Promise<void>((resolve, reject) => {
-      const payload = this.outgoing('send', this.options.messages?.fromClient, data, options.timeout)
+      const payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, options.timeout)
       if (payload instanceof ReliableClientError || this.endError !== undefined) {
         reject(payload instanceof ReliableClientError ? payload : this.endError)
         return
@@ -177,7 +175,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
    */
   request (data: ClientTypesOf<M>['requestOut'], options: RequestOptions = {}): Promise<ClientTypesOf<M>['response']> {
     return new Promise((resolve, reject) => {
-      const payload = this.outgoing('request', this.options.messages?.clientRequest, data, options.timeout)
+      const payload = outgoingPayload(this.options.messages, 'request', 'clientRequest', data, options.timeout)
       if (payload instanceof ReliableClientError || this.endError !== undefined) {
         reject(payload instanceof ReliableClientError ? payload : this.endError)
         return
@@ -191,9 +189,13 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
           if (request.settled) return
           request.settled = true
           if (timer !== undefined) this.options.clearTimeout(timer)
-          const checked = error === null ? this.incoming('response', this.options.messages?.clientResponse, response as Payload) : undefined
-          if (checked?.ok === true) resolve(checked.value)
-          else reject(error ?? invalidMessage('incoming', (checked as { problem: Problem }).problem))
+          if (error !== null) {
+            reject(error)
+            return
+          }
+          const checked = this.incoming('response', 'clientResponse', response as Payload)
+          if (checked.ok) resolve(checked.value)
+          else reject(invalidMessage('incoming', checked.problem))
         }
       }
       const refused = this.submit({ type: 'Q', ref: 0, payload, request })
@@ -373,13 +375,13 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
       case 'D': {
         if (inbound.accept(frame.seq) !== 'deliver') return
         // An invalid message is acknowledged all the same: a replay could never make it valid.
-        const checked = this.incoming('message', this.options.messages?.fromServer, frame.payload)
+        const checked = this.incoming('message', 'fromServer', frame.payload)
         if (checked.ok) this.emitter.emit('message', checked.value, typeof frame.payload !== 'string')
         break
       }
       case 'Q': {
         if (inbound.accept(frame.seq) !== 'deliver') return
-        const checked = this.incoming('request', this.options.messages?.serverRequest, frame.payload)
+        const checked = this.incoming('request', 'serverRequest', frame.payload)
         if (checked.ok) this.answer(frame.seq, checked.value)
         else this.submit({ type: 'E', ref: frame.seq, payload: `invalid request ${describeProblem(checked.problem)}` })
         break
@@ -412,7 +414,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
   // An answer to a request of a session that is gone has nobody to go to.
   private answer (ref: number, data: unknown): void {
     const generation = this.session.generation
-    answerRequest(this.options.onRequest, data, this.encodeAnswer, (answer) => {
+    answerRequest(this.options.onRequest, data, (value) => answerPayload(this.options.messages, value, (error) => this.emitter.emit('error', error)), (answer) => {
       if (this.ended || generation !== this.session.generation) return
       let reason: string
       if (answer.ok) {
@@ -427,35 +429,8 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
     })
   }
 
-  /** A handler's answer through the codec and the response schema (a bug of the application: a generic reason goes out). */
-  private readonly encodeAnswer = (value: unknown): Answer => {
-    const messages = this.options.messages
-    if (messages === undefined) return toAnswer(value)
-    const encoded = encodeOutgoing(messages.codec, messages.serverResponse, value)
-    if (encoded.ok) return { ok: true, payload: encoded.value }
-    this.emitter.emit('error', invalidMessage('outgoing', encoded.problem))
-    return { ok: false, reason: 'invalid response' }
-  }
-
-  /** The payload of a `send()` or `request()`: through the codec and schema with `messages`; the error to reject with otherwise. */
-  private outgoing (method: string, schema: StandardSchemaV1 | undefined, data: unknown, timeout: number | undefined): Payload | ReliableClientError {
-    const messages = this.options.messages
-    if (messages === undefined) return checkOutgoing(method, data, timeout)
-    const encoded = encodeOutgoing(messages.codec, schema, data)
-    if (!encoded.ok) return invalidMessage('outgoing', encoded.problem)
-    return checkOutgoing(method, encoded.value, timeout)
-  }
-
-  /** A received payload through the codec and schema with `messages`; an invalid one is reported by the `invalid` event. */
-  private incoming (kind: InvalidMessage['kind'], schema: StandardSchemaV1 | undefined, payload: Payload): Checked<unknown> {
-    const messages = this.options.messages
-    if (messages === undefined) return { ok: true, value: payload }
-    const checked = decodeIncoming(messages.codec, schema, payload)
-    if (!checked.ok) {
-      const { async: _async, ...problem } = checked.problem
-      this.emitter.emit('invalid', { kind, ...problem })
-    }
-    return checked
+  private incoming (kind: InvalidMessage['kind'], schema: SchemaName, payload: Payload): Checked<unknown> {
+    return incomingPayload(this.options.messages, kind, schema, payload, (info) => this.emitter.emit('invalid', info))
   }
 
   // Retrying cannot help: the URL names a route that does not speak the protocol.

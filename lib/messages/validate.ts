@@ -9,13 +9,13 @@ import type { StandardSchemaV1 } from './standard-schema.js'
 import type { InvalidMessage, MessageSchemas } from './types.js'
 
 /** A value that failed: what the `invalid` event and the coded errors report (`kind` is set by the caller). */
-export type Problem = Omit<InvalidMessage, 'kind'> & {
-  /** True when the schema answered with a promise: a bug of the application, not of the peer. */
-  async?: true
-}
+export type Problem = Omit<InvalidMessage, 'kind'>
 
-/** The outcome of {@link decodeIncoming} and {@link encodeOutgoing}. */
-export type Checked<T> = { ok: true, value: T } | { ok: false, problem: Problem }
+/**
+ * The outcome of {@link decodeIncoming} and {@link encodeOutgoing}. `async` is true when the schema
+ * answered with a promise: a bug of the application, not of the peer.
+ */
+export type Checked<T> = { ok: true, value: T } | { ok: false, problem: Problem, async?: true }
 
 /** The path of an issue as `a.b[0]`, or `(root)`. */
 export function formatPath (path: StandardSchemaV1.Issue['path']): string {
@@ -32,7 +32,7 @@ export function describeProblem (problem: Problem): string {
   return `at ${problem.path}: ${problem.message}`
 }
 
-function failed (path: string, error: unknown): Checked<never> {
+function failed (path: string, error: unknown): { ok: false, problem: Problem } {
   return { ok: false, problem: { path, message: error instanceof Error ? error.message : String(error), issues: [] } }
 }
 
@@ -42,7 +42,7 @@ export function validate (schema: StandardSchemaV1 | undefined, value: unknown):
   const result = schema['~standard'].validate(value)
   if (result instanceof Promise) {
     result.catch(() => {})
-    return { ok: false, problem: { path: '(schema)', message: 'the schema validated asynchronously; only synchronous schemas are supported', issues: [], async: true } }
+    return { ...failed('(schema)', 'the schema validated asynchronously (unsupported)'), async: true }
   }
   if (result.issues !== undefined) {
     const first = result.issues[0]
@@ -72,7 +72,7 @@ export function encodeOutgoing (codec: MessageCodec, schema: StandardSchemaV1 | 
   } catch (error) {
     return failed('(encode)', error)
   }
-  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return failed('(encode)', 'the codec produced neither a string nor a Uint8Array')
+  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return failed('(encode)', 'not a string or Uint8Array')
   return { ok: true, value: payload }
 }
 
@@ -89,35 +89,29 @@ export interface ResolvedMessages {
 
 function isSchema (value: unknown): boolean {
   const standard = (value as Partial<StandardSchemaV1> | null)?.['~standard']
-  return typeof standard === 'object' && standard !== null && standard.version === 1 && typeof standard.validate === 'function'
+  return standard?.version === 1 && typeof standard.validate === 'function'
 }
+
+/** Where each schema sits in the option, in the order of {@link ResolvedMessages}. */
+const SCHEMA_PATHS = [
+  'fromClient', 'fromServer',
+  'requests.fromClient.request', 'requests.fromClient.response', 'requests.fromServer.request', 'requests.fromServer.response'
+]
 
 /**
  * Check the `messages` option and resolve its codec. Returns the name of the first bad entry and
  * what it should be instead of throwing, so that each side throws its own coded error.
  */
 export function resolveMessages (messages: MessageSchemas, name: string): ResolvedMessages | { bad: string, expected: string, value: unknown } {
-  const entries: Array<[string, unknown]> = [
-    ['fromClient', messages.fromClient], ['fromServer', messages.fromServer],
-    ['requests.fromClient.request', messages.requests?.fromClient?.request],
-    ['requests.fromClient.response', messages.requests?.fromClient?.response],
-    ['requests.fromServer.request', messages.requests?.fromServer?.request],
-    ['requests.fromServer.response', messages.requests?.fromServer?.response]
-  ]
-  for (const [key, value] of entries) {
-    if (value !== undefined && !isSchema(value)) return { bad: `${name}.${key}`, expected: 'a Standard Schema v1 schema (Zod, Valibot, ArkType...)', value }
+  const schemas = SCHEMA_PATHS.map((path) => path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], messages))
+  for (let index = 0; index < schemas.length; index++) {
+    const value = schemas[index]
+    if (value !== undefined && !isSchema(value)) return { bad: `${name}.${SCHEMA_PATHS[index]}`, expected: 'a Standard Schema v1 schema', value }
   }
   const codec = messages.codec ?? jsonCodec
   if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function') {
     return { bad: `${name}.codec`, expected: 'an object with encode() and decode()', value: codec }
   }
-  return {
-    codec,
-    fromClient: messages.fromClient,
-    fromServer: messages.fromServer,
-    clientRequest: messages.requests?.fromClient?.request,
-    clientResponse: messages.requests?.fromClient?.response,
-    serverRequest: messages.requests?.fromServer?.request,
-    serverResponse: messages.requests?.fromServer?.response
-  }
+  const [fromClient, fromServer, clientRequest, clientResponse, serverRequest, serverResponse] = schemas as Array<StandardSchemaV1 | undefined>
+  return { codec, fromClient, fromServer, clientRequest, clientResponse, serverRequest, serverResponse }
 }

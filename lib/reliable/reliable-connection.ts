@@ -201,9 +201,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if (this.messages === undefined) return { ok: true, value: payload }
     const checked = decodeIncoming(this.messages.codec, schema, payload)
     if (checked.ok) return checked
-    const { async, ...problem } = checked.problem
+    const problem = checked.problem
     const fields = { session: this.sessionTag, kind, path: problem.path }
-    if (async === true) this.log.error(fields, 'reliable websocket schema validated asynchronously; message refused')
+    if (checked.async === true) this.log.error(fields, 'reliable websocket schema validated asynchronously; message refused')
     else this.log.info(fields, 'reliable websocket message failed its schema')
     try {
       (this as EventEmitter).emit('invalid', { kind, ...problem })

@@ -50,7 +50,7 @@ describe('the JSON codec and the validation of typed messages', () => {
     const slow = z.string().refine(async () => true)
     const checked = validate(slow, 'x')
     assert.equal(checked.ok, false)
-    assert.equal(!checked.ok && checked.problem.async, true)
+    assert.equal(!checked.ok && checked.async, true)
   })
 
   test('paths: keys joined by dots, indexes in brackets, path segments objects unwrapped, (root) when empty', () => {
