@@ -28,31 +28,37 @@ export function publishMessageOut (subject: MetricsSubject, data: WsOutgoing): v
   messageOut.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, bytes })
 }
 
+/** `connection:open`: a socket became a connection, started a reliable session or resumed one. */
 export function publishConnectionOpen (subject: MetricsSubject, reliable: boolean, resumed: boolean): void {
   if (!channels.connectionOpen.hasSubscribers) return
   channels.connectionOpen.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, reliable, resumed })
 }
 
+/** `connection:close`: the connection's socket closed (or, on a resume, was replaced). */
 export function publishConnectionClose (subject: MetricsSubject, reliable: boolean, code: number, reason: string, cause: CloseCause): void {
   if (!channels.connectionClose.hasSubscribers) return
   channels.connectionClose.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, reliable, code, reason, cause })
 }
 
+/** `session:suspend`: a reliable session lost its socket. */
 export function publishSessionSuspend (subject: MetricsSubject, code: number, cause: CloseCause): void {
   if (!channels.sessionSuspend.hasSubscribers) return
   channels.sessionSuspend.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, code, cause })
 }
 
+/** `session:resume`: a reliable session continues on a new socket. */
 export function publishSessionResume (subject: MetricsSubject, fromStore: boolean): void {
   if (!channels.sessionResume.hasSubscribers) return
   channels.sessionResume.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, fromStore })
 }
 
+/** `session:end`: a reliable session is over on this node. */
 export function publishSessionEnd (subject: MetricsSubject, code: number, reason: string, cause: CloseCause): void {
   if (!channels.sessionEnd.hasSubscribers) return
   channels.sessionEnd.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, code, reason, cause })
 }
 
+/** `resume:outcome`: how a hello that asked to resume was answered. */
 export function publishResumeOutcome (serverId: string, route: string, outcome: ResumeOutcome, code?: number): void {
   if (!channels.resumeOutcome.hasSubscribers) return
   channels.resumeOutcome.publish({ serverId, route, outcome, code })
@@ -65,11 +71,13 @@ export function publishHeartbeatRtt (subject: MetricsSubject & { readonly lastRt
   if (rtt !== undefined) channels.heartbeatRtt.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, rtt })
 }
 
+/** `heartbeat:timeout`: the heartbeat ends the connection (no pong, or idle). */
 export function publishHeartbeatTimeout (subject: MetricsSubject, timeout: 'pong' | 'idle'): void {
   if (!channels.heartbeatTimeout.hasSubscribers) return
   channels.heartbeatTimeout.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, timeout })
 }
 
+/** `limit:hit`: a limit or the session budget cuts this connection or ends its session. */
 export function publishLimitHit (subject: MetricsSubject, code: number, limit: LimitName): void {
   if (!channels.limitHit.hasSubscribers) return
   channels.limitHit.publish({ serverId: subject.serverId, connectionId: subject.id, route: subject.route, code, limit })
@@ -81,6 +89,7 @@ export function publishHandshakeLimitHit (serverId: string, route: string, code:
   channels.limitHit.publish({ serverId, connectionId: undefined, route, code, limit })
 }
 
+/** `admission:refused`: an upgrade was refused with 503 or 429 before the handshake. */
 export function publishAdmissionRefused (serverId: string, route: string, statusCode: 503 | 429, limit: AdmissionLimit): void {
   if (!channels.admissionRefused.hasSubscribers) return
   channels.admissionRefused.publish({ serverId, route, statusCode, limit })
