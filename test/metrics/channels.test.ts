@@ -183,12 +183,21 @@ describe('diagnostics channels on a reliable route', () => {
       { serverId, route: '/r', outcome: 'resumed', code: undefined },
       { serverId, route: '/r', outcome: 'continuity_lost', code: undefined }
     ])
+    stranger.socket.terminate()
 
-    second.socket.close(1000)
+    // A resume while the session still has a socket: that socket is replaced (4409) and reported closed.
+    const third = await openRawSession(`${url}/r`, { ...second.resumeInfo(), delivered: 1 })
+    assert.equal(await second.closed, CloseCode.SESSION_REPLACED)
+    const closesOfSession = (): Array<Record<string, unknown>> => recorder.of('connectionClose').filter((m) => m.connectionId === connectionId)
+    assert.deepEqual(closesOfSession()[1], {
+      ...base, reliable: true, code: CloseCode.SESSION_REPLACED, reason: 'session resumed on another connection', cause: 'replaced'
+    })
+    assert.equal(closesOfSession().length, 2, 'the replaced socket is reported once')
+
+    third.socket.close(1000)
     await waitFor(() => recorder.of('sessionEnd').length === 1, 'the end of the session')
     assert.deepEqual(recorder.of('sessionEnd'), [{ ...base, code: 1000, reason: '', cause: 'client' }])
-    assert.deepEqual(recorder.of('connectionClose')[1], { ...base, reliable: true, code: 1000, reason: '', cause: 'client' })
-    stranger.socket.terminate()
+    assert.deepEqual(closesOfSession()[2], { ...base, reliable: true, code: 1000, reason: '', cause: 'client' })
   })
 
   test('the session budget publishes a 4507 limit hit when it sheds a session', async (t) => {
