@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { CloseCode } from '../../lib/index.js'
+import { CloseCode, MemorySessionStore } from '../../lib/index.js'
 import type { FastifyReliableWsOptions, WsRouteOptions } from '../../lib/index.js'
 import { serverIdOf } from '../../lib/metrics/server-ids.js'
 import {
@@ -135,6 +135,15 @@ describe('diagnostics channels on a plain route', () => {
     assert.ok(hit.limit === 'maxBufferedBytes' || hit.limit === 'drainTimeout', String(hit.limit))
   })
 
+  test('the per-address connection limit publishes its refusal', async (t) => {
+    const { app, url, serverId } = await start({ maxConnectionsPerAddress: 1 }, (app) => echoRoute(app))
+    t.after(() => cleanup(app))
+    const first = await connect(`${url}/ws`)
+    t.after(() => first.terminate())
+    assert.equal(await refusedStatus(`${url}/ws`), 503)
+    assert.deepEqual(recorder.of('admissionRefused'), [{ serverId, route: '/ws', statusCode: 503, limit: 'maxConnectionsPerAddress' }])
+  })
+
   test('admission refusals publish their status and limit', async (t) => {
     const { app, url, serverId } = await start({ maxConnections: 1, upgradeRate: { perAddress: 3, interval: 60_000 } }, (app) => echoRoute(app))
     t.after(() => cleanup(app))
@@ -198,6 +207,39 @@ describe('diagnostics channels on a reliable route', () => {
     await waitFor(() => recorder.of('sessionEnd').length === 1, 'the end of the session')
     assert.deepEqual(recorder.of('sessionEnd'), [{ ...base, code: 1000, reason: '', cause: 'client' }])
     assert.deepEqual(closesOfSession()[2], { ...base, reliable: true, code: 1000, reason: '', cause: 'client' })
+  })
+
+  test('a session taken over from a shared store publishes its resume from the store', async (t) => {
+    const store = new MemorySessionStore()
+    t.after(() => store.close())
+    const nodeA = await start({ ...SINGLE_ADDRESS_LOAD, sessionStore: store }, (app) => reliableRoute(app))
+    t.after(() => cleanup(nodeA.app))
+    const nodeB = await start({ ...SINGLE_ADDRESS_LOAD, sessionStore: store }, (app) => reliableRoute(app))
+    t.after(() => cleanup(nodeB.app))
+    const session = await openRawSession(`${nodeA.url}/r`)
+    await session.waitFrames(1)
+    await dropSession(session)
+    await waitFor(() => recorder.of('sessionSuspend').length === 1, 'the suspension on node A')
+    const resumed = await openRawSession(`${nodeB.url}/r`, session.resumeInfo())
+    t.after(() => resumed.socket.terminate())
+    assert.equal(resumed.welcome.resumed, true)
+    const opened = recorder.of('connectionOpen').filter((m) => m.serverId === nodeB.serverId)
+    assert.deepEqual(opened.map((m) => [m.reliable, m.resumed]), [[true, true]])
+    assert.deepEqual(recorder.of('sessionResume'), [{ serverId: nodeB.serverId, connectionId: opened[0].connectionId, route: '/r', fromStore: true }])
+    assert.deepEqual(recorder.of('resumeOutcome'), [{ serverId: nodeB.serverId, route: '/r', outcome: 'resumed', code: undefined }])
+  })
+
+  test('an overflowing session buffer publishes a 4413 limit hit', async (t) => {
+    const { app, url, serverId } = await start(SINGLE_ADDRESS_LOAD, (app) => {
+      app.wsRoute('/r', { reliable: { maxUnacked: 2, ackEvery: 1 } }, (connection) => {
+        for (let i = 0; i < 3; i++) void connection.send(`message ${i}`)
+      })
+    })
+    t.after(() => cleanup(app))
+    const session = await openRawSession(`${url}/r`)
+    assert.equal(await session.closed, CloseCode.BUFFER_OVERFLOW)
+    const connectionId = recorder.of('connectionOpen')[0].connectionId
+    assert.deepEqual(recorder.of('limitHit'), [{ serverId, connectionId, route: '/r', code: CloseCode.BUFFER_OVERFLOW, limit: 'maxUnacked' }])
   })
 
   test('the session budget publishes a 4507 limit hit when it sheds a session', async (t) => {
