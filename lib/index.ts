@@ -88,3 +88,9 @@ export type { Respond } from './connection.js'
 export type { BroadcastOptions } from './registry.js'
 export { CloseCode, CloseReason } from './protocol/close-codes.js'
 export * as errors from './errors.js'
+export { CHANNEL_NAMES, channels } from './metrics/channels.js'
+export type {
+  AdmissionLimit, AdmissionRefusedMessage, ConnectionCloseMessage, ConnectionMessage, ConnectionOpenMessage,
+  HeartbeatRttMessage, HeartbeatTimeoutMessage, LimitHitMessage, LimitName, MessageTrafficMessage, ResumeOutcome,
+  ResumeOutcomeMessage, SessionEndMessage, SessionResumeMessage, SessionSuspendMessage, TypedChannel
+} from './metrics/channels.js'

@@ -234,6 +234,21 @@ describe('the example server process', () => {
     assert.deepEqual(await reply, { data: Buffer.from([0, 1, 2, 255]), isBinary: true })
   })
 
+  test('serves the plugin\'s Prometheus metrics at GET /metrics', async (t) => {
+    const socket = await connect(`ws://127.0.0.1:${server?.port}/ws`)
+    t.after(() => socket.terminate())
+    const reply = nextMessage(socket)
+    socket.send('count me')
+    await reply
+    const response = await fetch(`http://127.0.0.1:${server?.port}/metrics`)
+    assert.equal(response.status, 200)
+    assert.match(String(response.headers.get('content-type')), /^text\/plain; version=0\.0\.4/)
+    const text = await response.text()
+    assert.match(text, /^frws_connections\{route="\/ws"\} 1$/m)
+    assert.match(text, /^frws_messages_total\{direction="in",route="\/ws"\} [1-9]\d*$/m)
+    assert.match(text, /^# TYPE frws_heartbeat_rtt_seconds histogram$/m)
+  })
+
   test('serves an HTML page at / that uses the reliable client from the shipped bundle', async () => {
     const response = await fetch(`http://127.0.0.1:${server?.port}/`)
     assert.equal(response.status, 200)
