@@ -2,7 +2,8 @@
  * The example server: `npm start` (or `node --import tsx example/server.ts`).
  * - `WS_PATH` (`/ws`): a plain route that echoes every message (text stays text, binary stays binary);
  * - `/echo`: the same echo on a reliable route; `/` serves a page that uses it with the reliable client;
- * - `/chat`: the reliable chat of example/chat.ts, with its page at `/chat.html`.
+ * - `/chat`: the reliable chat of example/chat.ts, with its page at `/chat.html`;
+ * - `GET /metrics`: the plugin's Prometheus metrics (fastify-reliable-ws/metrics, prom-client).
  * Pages come from example/public and the browser bundle from dist/browser (built when missing),
  * both through @fastify/static. Environment variables configure it (see example/config.ts and
  * the README). SIGINT or SIGTERM closes gracefully: clients get 1001, then the process exits 0.
@@ -12,7 +13,9 @@ import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
 import fastifyReliableWs from '../lib/index.js'
+import { registerMetrics } from '../lib/metrics/index.js'
 import { BROWSER_BUNDLES, buildBrowserBundles } from '../scripts/build-browser.js'
 import { registerChat } from './chat.js'
 import { ConfigError, RELIABLE_ECHO_PATH, configFromEnv } from './config.js'
@@ -102,6 +105,10 @@ app.wsRoute(RELIABLE_ECHO_PATH, { reliable: true }, (connection) => {
 })
 
 registerChat(app)
+
+const metrics = new Registry()
+registerMetrics(app, { registry: metrics })
+app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()))
 
 await app.register(fastifyStatic, { root: PUBLIC_DIR, index: false })
 await app.register(fastifyStatic, { root: BUNDLE_DIR, prefix: '/client/', decorateReply: false })

@@ -14,6 +14,9 @@ import type { InvalidMessage, MessageTypes } from './messages/types.js'
 import { describeProblem, decodeIncoming, encodeOutgoing } from './messages/validate.js'
 import type { Problem, ResolvedMessages } from './messages/validate.js'
 import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
+import {
+  messageIn, messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageIn, publishMessageOut
+} from './metrics/publish.js'
 
 /** Why a connection ended, as seen by the server. */
 export type CloseCause =
@@ -94,6 +97,10 @@ export interface ConnectionHost {
 /** What a connection is created with. */
 export interface ConnectionInit {
   id: string
+  /** The route path the upgrade matched (`request.routeOptions.url`). */
+  route: string
+  /** The plugin registration's id, for the diagnostics channels. */
+  serverId: string
   remoteAddress: string
   log: FastifyBaseLogger
   host: ConnectionHost
@@ -139,6 +146,10 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   extends EventEmitter<WsConnectionEvents<T>> {
   /** Unique id, also across nodes (a node prefix plus a counter). */
   readonly id: string
+  /** The route path this connection came in on, e.g. `/ws` (with any prefix). */
+  readonly route: string
+  /** @internal The plugin registration's id, for the diagnostics channels (docs/METRICS.md). */
+  readonly serverId: string
   /** The client address (`request.ip`, honours `trustProxy`). */
   readonly remoteAddress: string
   /** When the connection opened, in ms since the epoch. */
@@ -168,6 +179,8 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   constructor (socket: WebSocket, init: ConnectionInit) {
     super({ captureRejections: true })
     this.id = init.id
+    this.route = init.route
+    this.serverId = init.serverId
     this.remoteAddress = init.remoteAddress
     this.openedAt = Date.now()
     this.log = init.log
@@ -230,11 +243,13 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** Destroy the socket at once, without a close handshake (the heartbeat passes `'timeout'`). */
   terminate (cause?: 'timeout'): void {
+    if (cause === 'timeout') publishHeartbeatTimeout(this, 'pong')
     this.terminateWithCause(cause ?? 'server')
   }
 
   /** @internal HeartbeatPeer: no application message within `idleTimeout`. */
   closeIdle (): void {
+    publishHeartbeatTimeout(this, 'idle')
     this.closeWithCause(CloseCode.IDLE_TIMEOUT, undefined, 'idle')
   }
 
@@ -302,6 +317,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     batchWrites(socket)
     const before = socket.bufferedAmount
     socket.send(data)
+    if (messageOut.hasSubscribers) publishMessageOut(this, data)
     return this.guard.sent(before)
   }
 
@@ -346,7 +362,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal A protocol pong: proof of life and a round-trip sample. */
   pongReceived (): void {
-    this.#heartbeat?.pong()
+    if (this.#heartbeat?.pong() === true) publishHeartbeatRtt(this)
   }
 
   /** @internal A protocol ping from the peer of `bytes` payload bytes (ws has answered it): proof of life. */
@@ -391,7 +407,9 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
         this.touch()
         batchWrites(this.#socket)
         const before = this.#socket.bufferedAmount
-        this.#socket.send(encodePong(token))
+        const pong = encodePong(token)
+        this.#socket.send(pong)
+        if (messageOut.hasSubscribers) publishMessageOut(this, pong)
         this.guard.checkBuffered(before)
         return
       }
@@ -441,7 +459,10 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   socketClosed (code: number, reasonBytes: Buffer): void {
     this.unwatchSocket()
     const { cause, code: sentCode } = this.takeLocalClose()
-    this.end(reportedCloseCode(code, cause, sentCode), reasonBytes.toString(), cause ?? 'client')
+    const reported = reportedCloseCode(code, cause, sentCode)
+    const reason = reasonBytes.toString()
+    publishConnectionClose(this, false, reported, reason, cause ?? 'client')
+    this.end(reported, reason, cause ?? 'client')
   }
 
   /**
@@ -532,7 +553,11 @@ function byteLengthOf (data: RawData): number {
 // A connection may outlive a socket (reliable mode moves it to a new one): events of a replaced socket are ignored.
 function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
   const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this && connection.admit(byteLengthOf(data))) connection.receive(data, isBinary)
+  if (connection.socket !== this) return
+  const bytes = byteLengthOf(data)
+  if (!connection.admit(bytes)) return
+  if (messageIn.hasSubscribers) publishMessageIn(connection, bytes)
+  connection.receive(data, isBinary)
 }
 
 function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {

@@ -96,3 +96,9 @@ export type {
   MessageSchemas, RequestSchemas, InvalidMessage, MessageTypes, ServerMessageTypes, ClientMessageTypes, Received, Sendable
 } from './messages/types.js'
 export type { StandardSchemaV1 } from './messages/standard-schema.js'
+export { CHANNEL_NAMES, channels } from './metrics/channels.js'
+export type {
+  AdmissionLimit, AdmissionRefusedMessage, ConnectionCloseMessage, ConnectionMessage, ConnectionOpenMessage,
+  HeartbeatRttMessage, HeartbeatTimeoutMessage, LimitHitMessage, LimitName, MessageTrafficMessage, ResumeOutcome,
+  ResumeOutcomeMessage, SessionEndMessage, SessionResumeMessage, SessionSuspendMessage, TypedChannel
+} from './metrics/channels.js'

@@ -20,6 +20,9 @@ import type { ResolvedReliable } from './reliable/reliable-options.js'
 import type { SessionStore } from './reliable/session-store.js'
 import { SuspendedSessions } from './reliable/suspended-sessions.js'
 import { SessionBudget } from './reliable/session-budget.js'
+import { publishConnectionOpen } from './metrics/publish.js'
+import type { LimitName } from './metrics/channels.js'
+import { bindServerId } from './metrics/server-ids.js'
 
 /** A route handler: receives the connection and the upgrade request; may be async. */
 export type WsHandler<Data extends object = Record<string, unknown>> =
@@ -51,8 +54,8 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   closing = false
   /** Set once the X-Forwarded-For-without-trustProxy warning was logged. */
   proxyHintLogged = false
-  // A random node prefix keeps ids unique across server nodes sharing a store.
-  readonly #nodeId = randomBytes(6).toString('base64url')
+  /** This registration's id: a random prefix that keeps connection ids unique across nodes sharing a store; the channels carry it. */
+  readonly serverId = randomBytes(6).toString('base64url')
   #counter = 0
 
   constructor (options: ResolvedOptions, store: SessionStore, log: FastifyBaseLogger) {
@@ -65,6 +68,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
       : new UpgradeRateLimiter(options.upgradeRate.perAddress, options.upgradeRate.interval)
     this.heartbeat = new HeartbeatManager({ defaults: options.heartbeatSettings })
     this.budget = new SessionBudget(options.sessionBudget)
+    bindServerId(this.registry, this.serverId)
   }
 
   get maxPayload (): number {
@@ -78,7 +82,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
 
   /** A new id, unique across nodes: a random node prefix and a counter. */
   nextId (): string {
-    return `${this.#nodeId}.${(++this.#counter).toString(36)}`
+    return `${this.serverId}.${(++this.#counter).toString(36)}`
   }
 
   /** Turn an upgraded socket into a connection (plain), or start the reliable handshake. */
@@ -96,12 +100,16 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
       acceptReliable(this, socket, request, settings, reliable, handler)
       return
     }
-    this.start(new WsConnection<object>(socket, this.connectionInit(request, settings)), request, handler)
+    const connection = new WsConnection<object>(socket, this.connectionInit(request, settings))
+    publishConnectionOpen(connection, false, false)
+    this.start(connection, request, handler)
   }
 
   connectionInit (request: FastifyRequest, settings: ResolvedRouteSettings): ConnectionInit {
     return {
       id: this.nextId(),
+      route: request.routeOptions.url ?? request.url,
+      serverId: this.serverId,
       remoteAddress: request.ip ?? '',
       log: request.log,
       host: this,
@@ -167,7 +175,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     return true
   }
 
-  #shed (connection: ReliableConnection<object> | undefined, limit: string): void {
+  #shed (connection: ReliableConnection<object> | undefined, limit: LimitName): void {
     if (connection === undefined) return
     this.#suspended.remove(connection)
     connection.shed(limit)

@@ -5,6 +5,7 @@ import type { HeldSockets } from './held-sockets.js'
 import { addressKey } from './admission/address-key.js'
 import type { UpgradeRateLimiter } from './admission/upgrade-rate.js'
 import { checkOrigin } from './origin-policy.js'
+import { publishAdmissionRefused } from './metrics/publish.js'
 import {
   FRWS_ERR_ORIGIN_FORBIDDEN, FRWS_ERR_ORIGIN_MISSING, FRWS_ERR_SHUTTING_DOWN, FRWS_ERR_TOO_MANY_CONNECTIONS,
   FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS, FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE, FRWS_ERR_UPGRADE_RATE_LIMITED
@@ -15,6 +16,8 @@ export const CONNECTION_LIMIT_RETRY_AFTER = 5
 
 /** What admission needs to know about the plugin's current state. */
 export interface AdmissionState {
+  /** The registration's id, for the `admission:refused` channel. */
+  readonly serverId: string
   readonly closing: boolean
   readonly options: { readonly maxConnections: number, readonly maxConnectionsPerAddress: number }
   /** Every socket held for an upgrade, this one included, with per-address counts. */
@@ -74,7 +77,11 @@ function refusal (state: AdmissionState, request: FastifyRequest, reply: Fastify
     request.log.info({ url: request.url }, 'websocket upgrade refused: not a websocket route')
     return new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(request.routeOptions.url ?? request.url)
   }
-  if (state.closing) return new FRWS_ERR_SHUTTING_DOWN()
+  const route = request.routeOptions.url ?? request.url
+  if (state.closing) {
+    publishAdmissionRefused(state.serverId, route, 503, 'shuttingDown')
+    return new FRWS_ERR_SHUTTING_DOWN()
+  }
   if (!state.proxyHintLogged && request.headers['x-forwarded-for'] !== undefined && request.ip === request.socket?.remoteAddress) {
     // Behind a proxy without `trustProxy`, every client has the proxy's address and shares its limits.
     state.proxyHintLogged = true
@@ -87,16 +94,19 @@ function refusal (state: AdmissionState, request: FastifyRequest, reply: Fastify
     // One warn line when an address runs dry, not one per refused request.
     request.log[rate.firstRefusal ? 'warn' : 'debug']({ address, retryAfter: seconds }, 'websocket upgrade refused: upgrade rate exceeded')
     reply.header('retry-after', String(seconds))
+    publishAdmissionRefused(state.serverId, route, 429, 'upgradeRate')
     return new FRWS_ERR_UPGRADE_RATE_LIMITED(seconds)
   }
   const { maxConnections, maxConnectionsPerAddress } = state.options
   if (state.held.countOf(address) >= maxConnectionsPerAddress) {
     request.log.warn({ address, maxConnectionsPerAddress }, 'websocket upgrade refused: too many connections from this address')
+    publishAdmissionRefused(state.serverId, route, 503, 'maxConnectionsPerAddress')
     reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
     return new FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS(maxConnectionsPerAddress)
   }
   if (state.held.size > maxConnections) {
     request.log.warn({ maxConnections }, 'websocket upgrade refused: too many connections')
+    publishAdmissionRefused(state.serverId, route, 503, 'maxConnections')
     reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
     return new FRWS_ERR_TOO_MANY_CONNECTIONS(maxConnections)
   }

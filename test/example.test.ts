@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { get as httpsGet } from 'node:https'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,6 +15,8 @@ import WebSocket from 'ws'
 import { ReliableClient } from '../lib/client/index.js'
 import { nextClientEvent } from './helpers/reliable-pair.js'
 import { closed, connect, nextMessage, waitFor, withExpiry } from './helpers/server.js'
+import { hasOpenssl, makeTestCertificate } from './helpers/tls.js'
+import type { TestCertificate } from './helpers/tls.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 /** Short, so the shutdown test stays quick; the bound below is what the test asserts. */
@@ -233,6 +234,21 @@ describe('the example server process', () => {
     assert.deepEqual(await reply, { data: Buffer.from([0, 1, 2, 255]), isBinary: true })
   })
 
+  test('serves the plugin\'s Prometheus metrics at GET /metrics', async (t) => {
+    const socket = await connect(`ws://127.0.0.1:${server?.port}/ws`)
+    t.after(() => socket.terminate())
+    const reply = nextMessage(socket)
+    socket.send('count me')
+    await reply
+    const response = await fetch(`http://127.0.0.1:${server?.port}/metrics`)
+    assert.equal(response.status, 200)
+    assert.match(String(response.headers.get('content-type')), /^text\/plain; version=0\.0\.4/)
+    const text = await response.text()
+    assert.match(text, /^frws_connections\{route="\/ws"\} 1$/m)
+    assert.match(text, /^frws_messages_total\{direction="in",route="\/ws"\} [1-9]\d*$/m)
+    assert.match(text, /^# TYPE frws_heartbeat_rtt_seconds histogram$/m)
+  })
+
   test('serves an HTML page at / that uses the reliable client from the shipped bundle', async () => {
     const response = await fetch(`http://127.0.0.1:${server?.port}/`)
     assert.equal(response.status, 200)
@@ -372,32 +388,17 @@ describe('the example server with invalid settings', () => {
   })
 })
 
-function hasOpenssl (): boolean {
-  try {
-    execFileSync('which', ['openssl'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe('the example server with TLS_CERT and TLS_KEY', { skip: hasOpenssl() ? false : 'openssl is not installed' }, () => {
   let server: (ExampleProcess & { port: number }) | undefined
-  let directory: string | undefined
+  let certificate: TestCertificate | undefined
 
   before(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'frws-example-tls-'))
-    const cert = join(directory, 'cert.pem')
-    const key = join(directory, 'key.pem')
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'
-    ], { stdio: 'ignore' })
-    server = await startServer({ TLS_CERT: cert, TLS_KEY: key, WS_PATH: '/tls-echo', CLOSE_TIMEOUT_MS: String(CLOSE_TIMEOUT) })
+    certificate = await makeTestCertificate('example')
+    server = await startServer({ TLS_CERT: certificate.cert, TLS_KEY: certificate.key, WS_PATH: '/tls-echo', CLOSE_TIMEOUT_MS: String(CLOSE_TIMEOUT) })
   })
   after(async () => {
     stop(server)
-    if (directory !== undefined) await rm(directory, { recursive: true, force: true })
+    await certificate?.remove()
   })
 
   test('echoes over wss on the WS_PATH route', async (t) => {

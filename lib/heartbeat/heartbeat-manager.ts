@@ -158,16 +158,18 @@ export class HeartbeatManager {
   }
 
   /** @internal Called by {@link HeartbeatSlot.pong}. */
-  pongReceived (slot: HeartbeatSlot): void {
+  pongReceived (slot: HeartbeatSlot): boolean {
     const waiting = slot.lastActive < slot.pingEpoch
     slot.lastActive = this.#epochs.current
-    if (slot.pingEpoch === NONE) return
+    if (slot.pingEpoch === NONE) return false
     const now = this.#clock.now()
-    if (this.#epochs.keeps(slot.pingEpoch)) slot.rtt = Math.max(0, Math.round((now - this.#pingSentAt(slot)) * 1000))
+    const sampled = this.#epochs.keeps(slot.pingEpoch)
+    if (sampled) slot.rtt = Math.max(0, Math.round((now - this.#pingSentAt(slot)) * 1000))
     slot.pingEpoch = NONE
     this.#pongsReceived++
     // Move the slot from its pong-deadline tick to its next ping tick: saves a visit per ping.
     if (waiting) this.#schedule(slot, now)
+    return sampled
   }
 
   /** Begin a new epoch and tick now, so frames read from here on count in it; do the tick's work after pending input. */

@@ -13,7 +13,8 @@ export interface HeartbeatPeer {
 
 /** @internal What a slot reports its pongs to: the manager. */
 export interface SlotOwner {
-  pongReceived (slot: HeartbeatSlot): void
+  /** @returns true when the pong answered a ping and gave a new round-trip sample */
+  pongReceived (slot: HeartbeatSlot): boolean
 }
 
 /**
@@ -83,9 +84,12 @@ export class HeartbeatSlot {
     this.lastMessage = epoch
   }
 
-  /** A protocol pong: proof of life, and the round trip of the outstanding ping. */
-  pong (): void {
-    this.#owner.pongReceived(this)
+  /**
+   * A protocol pong: proof of life, and the round trip of the outstanding ping.
+   * @returns true when it answered a ping and {@link lastRtt} holds its new round trip
+   */
+  pong (): boolean {
+    return this.#owner.pongReceived(this)
   }
 
   /** Round trip of the last answered ping, in ms from sending it to its pong; `undefined` before the first. */

@@ -6,6 +6,9 @@ import { transportOf } from '../write-batcher.js'
 import { DrainWaiter } from './drain-waiter.js'
 import type { ConnectionLimits } from './limit-options.js'
 import { RateLimiter } from './rate-limiter.js'
+import { publishLimitHit } from '../metrics/publish.js'
+import type { MetricsSubject } from '../metrics/publish.js'
+import type { LimitName } from '../metrics/channels.js'
 
 /**
  * After a 4420 or 4429 close frame, how long the peer has to complete the close handshake before
@@ -15,8 +18,7 @@ import { RateLimiter } from './rate-limiter.js'
 export const CUT_GRACE_PERIOD = 1000
 
 /** What the guard needs from the connection it protects. */
-export interface GuardedConnection {
-  readonly id: string
+export interface GuardedConnection extends MetricsSubject {
   readonly log: FastifyBaseLogger
   /** The current socket (a reliable session moves to a new one on resume). */
   readonly socket: WebSocket
@@ -103,15 +105,20 @@ export class ConnectionGuard {
     if (connection.socket.readyState === 1) {
       const { messagesPerSecond, bytesPerSecond, burstSeconds } = this.#limits.rateLimit as Exclude<ConnectionLimits['rateLimit'], false>
       connection.log.warn({ connectionId: connection.id, exceeded, messagesPerSecond, bytesPerSecond, burstSeconds }, 'websocket rate limit exceeded')
-      this.cut(CloseCode.RATE_LIMITED, undefined)
+      this.cut(CloseCode.RATE_LIMITED, undefined, 'rateLimit')
     }
     return false
   }
 
-  /** Close the current socket with `code` (cause `error`) and terminate it if its close handshake has not finished within {@link CUT_GRACE_PERIOD}. */
-  cut (code: number, reason: string | undefined): void {
+  /**
+   * Close the current socket with `code` (cause `error`) and terminate it if its close handshake
+   * has not finished within {@link CUT_GRACE_PERIOD}.
+   * @param limit - the limit that was passed, for the `limit:hit` channel
+   */
+  cut (code: number, reason: string | undefined, limit: LimitName): void {
     const socket = this.#connection.socket
     if (socket.readyState !== 1) return
+    publishLimitHit(this.#connection, code, limit)
     this.#connection.closeWithCause(code, reason, 'error')
     setTimeout(terminateIfNotClosed, CUT_GRACE_PERIOD, socket).unref()
   }
@@ -128,6 +135,6 @@ export class ConnectionGuard {
     if (connection.socket.readyState !== 1) return
     const { maxBufferedBytes, drainTimeout } = this.#limits
     connection.log.warn({ connectionId: connection.id, why, bufferedBytes, maxBufferedBytes, drainTimeout }, 'websocket slow consumer cut')
-    this.cut(CloseCode.SLOW_CONSUMER, undefined)
+    this.cut(CloseCode.SLOW_CONSUMER, undefined, why === 'buffer full' ? 'maxBufferedBytes' : 'drainTimeout')
   }
 }

@@ -26,6 +26,10 @@ import { sessionTag } from './session-tag.js'
 import { noop, rejected, withTimeout } from './send-promises.js'
 import { SessionShare, frameHeldBytes, sessionBytes, wireBytes } from './session-budget.js'
 import type { SessionBudget } from './session-budget.js'
+import {
+  messageOut, publishConnectionClose, publishLimitHit, publishMessageOut, publishSessionEnd, publishSessionSuspend
+} from '../metrics/publish.js'
+import type { LimitName } from '../metrics/channels.js'
 
 /** Options of a reliable `send()`. */
 export interface ReliableSendOptions {
@@ -249,6 +253,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   /** @internal Attach a new socket after a resume on this node; the old one (if still open) gets 4409. */
   resumeOn (socket: WebSocket, ownerId: string): void {
     const previous = this.socket
+    // The previous socket's own close event is ignored from here on: report its end now.
+    if (this.#attached) publishConnectionClose(this, true, CloseCode.SESSION_REPLACED, 'session resumed on another connection', 'replaced')
     this.unwatchSocket()
     this.takeLocalClose()
     this.#writer.setOwner(ownerId)
@@ -272,7 +278,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     const socket = this.socket
     batchWrites(socket)
     const before = socket.bufferedAmount
-    for (const frame of frames) socket.send(frame)
+    for (const frame of frames) {
+      socket.send(frame)
+      if (messageOut.hasSubscribers) publishMessageOut(this, frame)
+    }
     this.guard.checkBuffered(before)
   }
 
@@ -310,6 +319,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#share.close()
     this.#reliableHost.sessionEnded(this as ReliableConnection<object>)
     if (wasAttached && this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
+    publishSessionEnd(this, code, reason, cause)
     this.end(code, reason, cause)
   }
 
@@ -326,8 +336,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
    * 4507 to its socket if attached; its store record is deleted, so a resume gets `resumed: false`.
    * @param limit - the `sessionBudget` option that forced it, for the log
    */
-  shed (limit: string): void {
+  shed (limit: LimitName): void {
     if (this.isEnded) return
+    publishLimitHit(this, CloseCode.SESSION_SHED, limit)
     this.log.warn({ session: this.sessionTag, limit, heldBytes: this.#share.bytes, attached: this.#attached }, 'reliable session shed: session budget exceeded')
     this.endSession(CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED], 'shed')
   }
@@ -408,13 +419,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     // The same codes end the session whichever side closes with them ([R-LT-2]).
     const ends = cause === 'shutdown' || cause === 'replaced' || SESSION_ENDING_CODES.has(sentCode ?? code)
     if (ends) {
-      this.endSession(reportedCloseCode(code, cause, sentCode), reason, cause)
+      const reported = reportedCloseCode(code, cause, sentCode)
+      publishConnectionClose(this, true, reported, reason, cause)
+      this.endSession(reported, reason, cause)
       return
     }
     this.#attached = false
     this.#acks.stop()
     // After a cut (4420, 4429) the socket is terminated: report the code the server sent, not 1006.
     code = reportedCloseCode(code, local.cause, sentCode)
+    publishConnectionClose(this, true, code, reason, cause)
     this.#suspendedBy = { code, reason }
     const lifetime = this.#neverAcknowledged
       ? Math.min(this.#settings.sessionTimeout, this.#reliableHost.budget.unackedSessionTimeout)
@@ -423,6 +437,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#reliableHost.sessionDetached(this as ReliableConnection<object>, Date.now() + lifetime)
     if (this.isEnded) return
     this.log.debug({ session: this.sessionTag, code, cause }, 'reliable session suspended')
+    publishSessionSuspend(this, code, cause)
     this.emit('suspend', { code, reason, cause })
   }
 
@@ -449,7 +464,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if (frame.type === 'Q' && frame.seq > this.#inbound.delivered && this.#requestsFromClient >= this.#settings.maxRequestsInFlight) {
       // Refused before it counts as delivered: the client replays it after resuming.
       this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable client exceeded its requests in flight')
-      this.guard.cut(CloseCode.RATE_LIMITED, 'too many requests in flight')
+      this.guard.cut(CloseCode.RATE_LIMITED, 'too many requests in flight', 'maxRequestsInFlight')
       return
     }
     if (this.#inbound.accept(frame.seq) === 'duplicate') {
@@ -593,6 +608,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if (!fits || held > this.#reliableHost.budget.maxSessionBytes) {
       const error = new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'overflow')
       const limit = fits ? 'maxSessionBytes' : 'maxUnacked'
+      publishLimitHit(this, CloseCode.BUFFER_OVERFLOW, limit)
       this.log.warn({ session: this.sessionTag, limit, unacked: this.#outbound.count, bytes: this.#outbound.bytes, heldBytes: this.#share.bytes }, 'reliable session buffer overflow')
       this.closeWithCause(CloseCode.BUFFER_OVERFLOW, undefined, 'error')
       return rejected(error)
@@ -613,6 +629,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       batchWrites(socket)
       const before = socket.bufferedAmount
       socket.send(frame)
+      if (messageOut.hasSubscribers) publishMessageOut(this, frame)
       // A client that acks without reading is cut (4420); the message stays in the log for the resume.
       this.guard.checkBuffered(before)
     }
@@ -626,6 +643,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     batchWrites(socket)
     const before = socket.bufferedAmount
     socket.send(frame)
+    if (messageOut.hasSubscribers) publishMessageOut(this, frame)
     this.guard.checkBuffered(before)
   }
 

@@ -18,10 +18,15 @@ import { routeIdentity } from './route-identity.js'
 import { SESSION_OVERHEAD } from './session-budget.js'
 import type { SessionState } from './session-store.js'
 import type { WsHandler } from '../server-state.js'
+import {
+  publishConnectionOpen, publishHandshakeLimitHit, publishResumeOutcome, publishSessionResume
+} from '../metrics/publish.js'
 
 /** What the handshake needs from the plugin's state. */
 export interface ReliableServer extends ReliableHost {
   readonly maxPayload: number
+  /** The registration's id, for the diagnostics channels. */
+  readonly serverId: string
   /** Sessions that live on this node, attached or suspended, by session id. */
   readonly sessions: Map<string, ReliableConnection<object>>
   nextId (): string
@@ -86,6 +91,11 @@ export function acceptReliable (
   socket.on('message', onMessage)
 }
 
+/** The route path of an upgrade request, as connections report it. */
+function routePath (request: FastifyRequest): string {
+  return request.routeOptions.url ?? request.url
+}
+
 function parseHelloFrame (data: RawData, isBinary: boolean): HelloFrame {
   if (isBinary) throw new ProtocolError(CloseCode.BAD_MESSAGE, 'the first frame must be a text hello frame')
   const frame = decodeFrame(data.toString(), { sender: 'client' })
@@ -133,6 +143,7 @@ async function completeHandshake (
       resume: hello.resume, route, principal, ownerId, nextTokenHash: issued.hash, sessionTimeout: reliable.sessionTimeout
     })
     if (outcome.kind === 'refuse') {
+      publishResumeOutcome(server.serverId, routePath(request), 'refused', outcome.code)
       closeWith(socket, outcome.code, outcome.reason)
       return
     }
@@ -153,11 +164,14 @@ async function completeHandshake (
   if (local === undefined && !server.reclaim(SESSION_OVERHEAD)) {
     // Not even a session record fits after shedding every suspended session: refuse this one plainly.
     request.log.warn({ limit: 'maxTotalBytes', usedBytes: server.budget.usedBytes }, 'reliable session refused: session budget exceeded')
+    publishHandshakeLimitHit(server.serverId, routePath(request), CloseCode.SESSION_SHED, 'maxTotalBytes')
+    if (hello.resume !== undefined) publishResumeOutcome(server.serverId, routePath(request), 'refused', CloseCode.SESSION_SHED)
     closeWith(socket, CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED])
     if (resumed) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
     else await store.delete(state.sessionId, ownerId)
     return
   }
+  if (hello.resume !== undefined) publishResumeOutcome(server.serverId, routePath(request), resumed ? 'resumed' : 'continuity_lost')
 
   const welcome = (delivered: number): string => encodeWelcome({
     version: hello.version,
@@ -182,6 +196,8 @@ async function completeHandshake (
     // The session lives on this node: move it to the new socket; the handler does not run again.
     server.unsuspend(local)
     local.resumeOn(socket, ownerId)
+    publishConnectionOpen(local, true, true)
+    publishSessionResume(local, false)
     socket.send(welcome(local.delivered))
     local.startStreaming(clientDelivered)
     local.log.debug({ session: local.sessionTag }, 'reliable session resumed')
@@ -195,6 +211,8 @@ async function completeHandshake (
     socket, server.connectionInit(request, settings), state, ownerId, reliable, server, resumed
   )
   server.sessions.set(state.sessionId, connection)
+  publishConnectionOpen(connection, true, resumed)
+  if (resumed) publishSessionResume(connection, true)
   socket.send(welcome(state.clientDelivered))
   connection.startStreaming(clientDelivered)
   server.start(connection, request, handler)

@@ -1,12 +1,11 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { FastifyReliableWsOptions } from '../../lib/index.js'
 import { buildApp, cleanup, echoRoute, httpCall, listen, openClient, refusedStatus } from '../helpers/server.js'
+import { hasOpenssl, makeTestCertificate } from '../helpers/tls.js'
+import type { TestCertificate } from '../helpers/tls.js'
 
 /** A listening app with an echo route `/ws` and a reliable route `/r` whose handlers count their runs. */
 async function start (t: { after: (fn: () => unknown) => void }, options: FastifyReliableWsOptions = {}): Promise<{ url: string, port: string, runs: () => number }> {
@@ -62,33 +61,18 @@ describe('the default origin policy against DNS rebinding', () => {
   })
 })
 
-function hasOpenssl (): boolean {
-  try {
-    execFileSync('which', ['openssl'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe('the default origin policy and the connection scheme (wss)', { skip: hasOpenssl() ? false : 'openssl is not installed' }, () => {
-  let directory = ''
+  let certificate: TestCertificate | undefined
   let tls: { key: Buffer, cert: Buffer }
   const apps: FastifyInstance[] = []
 
   before(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'frws-security-tls-'))
-    const cert = join(directory, 'cert.pem')
-    const key = join(directory, 'key.pem')
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'
-    ], { stdio: 'ignore' })
-    tls = { key: await readFile(key), cert: await readFile(cert) }
+    certificate = await makeTestCertificate('security')
+    tls = { key: await readFile(certificate.key), cert: await readFile(certificate.cert) }
   })
   after(async () => {
     await Promise.all(apps.map((app) => cleanup(app)))
-    await rm(directory, { recursive: true, force: true })
+    await certificate?.remove()
   })
 
   async function startTls (options: FastifyReliableWsOptions = {}): Promise<string> {
