@@ -10,6 +10,10 @@ import type { HeartbeatManager, HeartbeatSlot } from './heartbeat/heartbeat-mana
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
 import { parsePing, encodePong } from './protocol/app-ping.js'
+import type { InvalidMessage, MessageTypes } from './messages/types.js'
+import { describeProblem, decodeIncoming, encodeOutgoing } from './messages/validate.js'
+import type { Problem, ResolvedMessages } from './messages/validate.js'
+import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
 import {
   messageIn, messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageIn, publishMessageOut
 } from './metrics/publish.js'
@@ -52,16 +56,28 @@ export type WsMessage = string | Buffer
 export type WsOutgoing = string | Buffer | ArrayBuffer | ArrayBufferView
 
 /** Answer to an incoming request (reliable routes): a payload, or an Error whose message is sent as the failure reason. */
-export type Respond = (response: WsOutgoing | Error) => void
+export type Respond<Response = WsOutgoing> = (response: Response | Error) => void
 
-/** Events of a connection. */
-export interface WsConnectionEvents {
-  /** A message from the client (text as a string, binary as a Buffer). */
-  message: [data: WsMessage, isBinary: boolean]
+/** The payload types of a route without `messages`: bytes and strings as they travel. */
+export interface UntypedMessages extends MessageTypes {
+  message: WsMessage
+  send: WsOutgoing
+  request: WsMessage
+  respond: WsOutgoing
+  requestOut: WsOutgoing
+  response: WsMessage
+}
+
+/** Events of a connection; `T` types the payloads of a route with `messages`. */
+export interface WsConnectionEvents<T extends MessageTypes = UntypedMessages> {
+  /** A message from the client (text as a string, binary as a Buffer; on a route with `messages`, the validated value). */
+  message: [data: T['message'], isBinary: boolean]
   /** The connection ended; on reliable routes, the session ended. */
   close: [info: CloseInfo]
   /** Reliable routes: the client sent a request; call `respond` once. */
-  request: [data: WsMessage, isBinary: boolean, respond: Respond]
+  request: [data: T['request'], isBinary: boolean, respond: Respond<T['respond']>]
+  /** Reliable routes with `messages`: a message, request or response failed its schema; it was acknowledged and never replayed. */
+  invalid: [info: InvalidMessage]
   /** Reliable routes: the socket dropped, the session waits `sessionTimeout` for the client to resume. */
   suspend: [info: CloseInfo]
   /** Reliable routes: the client resumed the session on a new socket; nothing was lost. */
@@ -94,6 +110,8 @@ export interface ConnectionInit {
   appPing: boolean
   /** The route's backpressure and rate limits (one object per route). */
   limits: ConnectionLimits
+  /** The route's `messages` schemas and codec; undefined: payloads pass as they are. */
+  messages: ResolvedMessages | undefined
 }
 
 /** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
@@ -124,8 +142,8 @@ function noop (): void {}
  * One open WebSocket, as the route handler sees it. Messages that arrive before the handler
  * attaches its first `message` listener are queued, never dropped (async handlers).
  */
-export class WsConnection<Data extends object = Record<string, unknown>>
-  extends EventEmitter<WsConnectionEvents> {
+export class WsConnection<Data extends object = Record<string, unknown>, T extends MessageTypes = UntypedMessages>
+  extends EventEmitter<WsConnectionEvents<T>> {
   /** Unique id, also across nodes (a node prefix plus a counter). */
   readonly id: string
   /** The route path this connection came in on, e.g. `/ws` (with any prefix). */
@@ -147,13 +165,15 @@ export class WsConnection<Data extends object = Record<string, unknown>>
   readonly #heartbeatSettings: HeartbeatSettings
   readonly #appPing: boolean
   #rooms: Set<string> | undefined
-  #pending: Array<[WsMessage, boolean]> | null = []
+  #pending: Array<[unknown, boolean]> | null = []
   #flushScheduled = false
   #closeCause: CloseCause | undefined
   #localCloseCode: number | undefined
   #closed = false
   /** @internal Backpressure and rate limits of this connection. */
   protected readonly guard: ConnectionGuard
+  /** @internal The route's schemas and codec (`messages` option), if any. */
+  protected readonly messages: ResolvedMessages | undefined
 
   /** @internal */
   constructor (socket: WebSocket, init: ConnectionInit) {
@@ -169,6 +189,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     this.#heartbeatSettings = init.heartbeat
     this.#appPing = init.appPing
     this.guard = new ConnectionGuard(this, init.limits)
+    this.messages = init.messages
     this.#socket = socket
     this.bindSocket(socket)
     ;(this as EventEmitter).on('newListener', onNewListener)
@@ -278,7 +299,19 @@ export class WsConnection<Data extends object = Record<string, unknown>>
    * `drainTimeout` (the connection is then closed with 4420). Ignoring the promise is safe: a
    * rejection is never unhandled, and a sender that ignores it cannot buffer past the cap.
    */
-  send (data: WsOutgoing): Promise<void> {
+  send (data: T['send']): Promise<void> {
+    const socket = this.#socket
+    if (socket.readyState !== 1) return closedRejection(this.id)
+    if (this.messages === undefined) return this.sendEncoded(data as WsOutgoing)
+    const encoded = encodeOutgoing(this.messages.codec, this.messages.fromServer, data)
+    return encoded.ok ? this.sendEncoded(encoded.value) : this.outgoingRejection(encoded.problem)
+  }
+
+  /**
+   * @internal Send a payload that already went through the route's codec (or needs none):
+   * `broadcast()` encodes a typed message once for all its targets.
+   */
+  sendEncoded (data: WsOutgoing): Promise<void> {
     const socket = this.#socket
     if (socket.readyState !== 1) return closedRejection(this.id)
     batchWrites(socket)
@@ -286,6 +319,15 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     socket.send(data)
     if (messageOut.hasSubscribers) publishMessageOut(this, data)
     return this.guard.sent(before)
+  }
+
+  /** @internal An outgoing value failed the route's schema or codec: log it, reject, send nothing. */
+  protected outgoingRejection (problem: Problem): Promise<never> {
+    const error = new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(problem))
+    this.log.warn({ connectionId: this.id, path: problem.path }, 'websocket outgoing message failed its schema; not sent')
+    const rejection = Promise.reject(error)
+    rejection.catch(noop)
+    return rejection
   }
 
   /** @internal Count an inbound frame against the rate limit; false: drop it (the connection is cut). */
@@ -373,11 +415,26 @@ export class WsConnection<Data extends object = Record<string, unknown>>
       }
     }
     this.touchMessage()
-    this.deliverOrQueue(message, isBinary)
+    if (this.messages === undefined) {
+      this.deliverOrQueue(message, isBinary)
+      return
+    }
+    // Frames after an invalid one (the socket is closing) are not delivered.
+    if (this.#socket.readyState !== 1) return
+    const checked = decodeIncoming(this.messages.codec, this.messages.fromClient, message)
+    if (checked.ok) {
+      this.deliverOrQueue(checked.value, isBinary)
+    } else if (checked.async === true) {
+      this.fail(new FRWS_ERR_MESSAGE_INVALID('incoming', describeProblem(checked.problem)))
+    } else {
+      // A plain route has no way to answer one message: the peer broke the route's contract (RFC 6455 7.4.1, 1007).
+      this.log.info({ connectionId: this.id, path: checked.problem.path }, 'websocket incoming message failed its schema')
+      this.closeWithCause(CloseCode.INVALID_PAYLOAD, `invalid message ${describeProblem(checked.problem)}`, 'error')
+    }
   }
 
   /** @internal Hand a message to the application, or queue it until a `message` listener exists. */
-  protected deliverOrQueue (message: WsMessage, isBinary: boolean): void {
+  protected deliverOrQueue (message: unknown, isBinary: boolean): void {
     if (this.#pending !== null) {
       this.#pending.push([message, isBinary])
       if (this.#pending.length === PENDING_PAUSE_THRESHOLD) this.#socket.pause()
@@ -445,9 +502,9 @@ export class WsConnection<Data extends object = Record<string, unknown>>
     }
   }
 
-  private deliver (message: WsMessage, isBinary: boolean): void {
+  private deliver (message: unknown, isBinary: boolean): void {
     try {
-      this.emit('message', message, isBinary)
+      (this as EventEmitter).emit('message', message, isBinary)
     } catch (error) {
       this.fail(error)
     }
@@ -455,7 +512,7 @@ export class WsConnection<Data extends object = Record<string, unknown>>
 
   /** Async listeners that reject land here (EventEmitter `captureRejections`). */
   override [EventEmitter.captureRejectionSymbol]<K> (
-    error: Error, _event: keyof WsConnectionEvents | K, ..._args: K extends keyof WsConnectionEvents ? WsConnectionEvents[K] : never
+    error: Error, _event: keyof WsConnectionEvents<T> | K, ..._args: K extends keyof WsConnectionEvents<T> ? WsConnectionEvents<T>[K] : never
   ): void {
     this.fail(error)
   }

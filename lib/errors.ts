@@ -134,3 +134,16 @@ export const FRWS_ERR_REQUEST_LIMIT = createError<[number]>(
   'Too many requests in flight (limit %d)',
   500
 )
+
+// Typed messages (issue 11)
+
+/**
+ * A message failed its route's `messages` schema or codec. Outgoing (`send()`, `request()`,
+ * `broadcast()` with `messages`): nothing was sent. Incoming: a reliable `request()` whose response
+ * is invalid rejects with it. Also when a schema validates asynchronously (refused: README, "Typed messages").
+ */
+export const FRWS_ERR_MESSAGE_INVALID = createError<[string, string]>(
+  'FRWS_ERR_MESSAGE_INVALID',
+  'Invalid %s message %s',
+  500
+)

@@ -88,6 +88,14 @@ export type { Respond } from './connection.js'
 export type { BroadcastOptions } from './registry.js'
 export { CloseCode, CloseReason } from './protocol/close-codes.js'
 export * as errors from './errors.js'
+export type { TypedWsHandler, TypedReliableWsHandler } from './route.js'
+export type { UntypedMessages } from './connection.js'
+export { jsonCodec } from './messages/codec.js'
+export type { MessageCodec } from './messages/codec.js'
+export type {
+  MessageSchemas, RequestSchemas, InvalidMessage, MessageTypes, ServerMessageTypes, ClientMessageTypes, Received, Sendable
+} from './messages/types.js'
+export type { StandardSchemaV1 } from './messages/standard-schema.js'
 export { CHANNEL_NAMES, channels } from './metrics/channels.js'
 export type {
   AdmissionLimit, AdmissionRefusedMessage, ConnectionCloseMessage, ConnectionMessage, ConnectionOpenMessage,

@@ -1,3 +1,4 @@
+import type { ResolvedMessages } from './messages/validate.js'
 import type { OriginOption, OriginPredicate } from './origin-policy.js'
 import { compileOriginPolicy } from './origin-policy.js'
 import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject, invalidOption } from './option-checks.js'
@@ -115,6 +116,8 @@ export interface ResolvedRouteSettings {
   heartbeatSettings: HeartbeatSettings
   /** Backpressure and rate limits, one object per route. */
   limits: ConnectionLimits
+  /** The route's `messages` schemas and codec (route option only, never a plugin option). */
+  messages?: ResolvedMessages
 }
 
 /** Plugin settings after defaults. */

@@ -1,4 +1,7 @@
 import type { WsConnection, WsOutgoing } from './connection.js'
+import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
+import type { MessageSchemas, Sendable } from './messages/types.js'
+import { describeProblem, encodeOutgoing, resolveMessages } from './messages/validate.js'
 
 /** Options of `broadcast()`. */
 export interface BroadcastOptions {
@@ -49,13 +52,28 @@ export class ConnectionRegistry {
   /**
    * Send one message to every open connection (and every suspended reliable session), or to a
    * room's members. Each connection gets it once. Returns how many connections it was sent to.
+   *
+   * With `messages` (a route's schemas), `data` is typed by `messages.fromServer`, validated and
+   * encoded once, and the same payload goes to every target (use a room to reach only that route's
+   * connections). An invalid `data` throws `FRWS_ERR_MESSAGE_INVALID` and nothing is sent. Without
+   * `messages`, each connection's own `send()` applies, so a typed route validates the value itself.
    */
-  broadcast (data: WsOutgoing, options: BroadcastOptions = {}): number {
+  broadcast<const M extends MessageSchemas> (data: Sendable<M['fromServer']>, options: BroadcastOptions & { messages: M }): number
+  broadcast (data: WsOutgoing, options?: BroadcastOptions): number
+  broadcast (data: unknown, options: BroadcastOptions & { messages?: MessageSchemas } = {}): number {
+    let send = (connection: WsConnection<object>): Promise<void> => connection.send(data as WsOutgoing)
+    if (options.messages !== undefined) {
+      const resolved = resolveMessages(options.messages, 'messages')
+      if ('bad' in resolved) throw new FRWS_ERR_MESSAGE_INVALID('outgoing', `: ${resolved.bad} is not ${resolved.expected}`)
+      const encoded = encodeOutgoing(resolved.codec, resolved.fromServer, data)
+      if (!encoded.ok) throw new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(encoded.problem))
+      send = (connection) => connection.sendEncoded(encoded.value)
+    }
     const targets = options.room === undefined ? this.#connections.values() : this.room(options.room).values()
     let count = 0
     for (const connection of targets) {
       if (connection === options.except || !connection.acceptsMessages) continue
-      void connection.send(data)
+      void send(connection)
       count++
     }
     return count

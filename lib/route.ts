@@ -5,6 +5,7 @@ import type { ResolvedRouteSettings, WsRouteOverrides } from './options.js'
 import { resolveRouteSettings } from './options.js'
 import { checkOrigin } from './origin-policy.js'
 import type { ServerState, WsHandler } from './server-state.js'
+import type { WsConnection } from './connection.js'
 import { createAdmissionHook } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
 import { checkKnownKeys } from './option-checks.js'
@@ -14,19 +15,43 @@ import type { ReliableOptions } from './reliable/reliable-options.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
 import { resolveReliable } from './reliable/reliable-options.js'
 import { LIMIT_KEYS, checkBufferFitsReplay } from './limits/limit-options.js'
+import type { MessageSchemas, ServerMessageTypes } from './messages/types.js'
+import { resolveMessages } from './messages/validate.js'
+import type { ResolvedMessages } from './messages/validate.js'
+import { checkObject, invalidOption } from './option-checks.js'
 
 /** Fastify route options a WebSocket route accepts, plus the plugin's per-route overrides. */
 export type WsRouteOptions = Pick<RouteShorthandOptions, typeof FASTIFY_ROUTE_KEYS[number]> & WsRouteOverrides & {
     /** Reliable mode: sequence numbers, acks, replay and resume (docs/PROTOCOL.md). @default false */
     reliable?: boolean | ReliableOptions
+    /**
+     * Typed messages: Standard Schema v1 schemas (Zod, Valibot, ArkType...) for what each side
+     * sends, and a codec (JSON in text frames by default). The handler's events, `send()` and
+     * `request()` are typed from them (README, "Typed messages"). @default none: payloads pass as they are
+     */
+    messages?: MessageSchemas
   }
 
 /** A handler of a reliable route: its connection is a {@link ReliableConnection} (acks, `request()`, resume). */
 export type ReliableWsHandler<Data extends object = Record<string, unknown>> =
   (connection: ReliableConnection<Data>, request: FastifyRequest) => void | Promise<void>
 
+/** A handler of a plain route with `messages`: payloads typed from the schemas. */
+export type TypedWsHandler<Data extends object, M extends MessageSchemas> =
+  (connection: WsConnection<Data, ServerMessageTypes<M>>, request: FastifyRequest) => void | Promise<void>
+
+/** A handler of a reliable route with `messages`: payloads typed from the schemas. */
+export type TypedReliableWsHandler<Data extends object, M extends MessageSchemas> =
+  (connection: ReliableConnection<Data, ServerMessageTypes<M>>, request: FastifyRequest) => void | Promise<void>
+
 /** `fastify.wsRoute(url, [options], handler)`: declare a WebSocket route. */
 export interface WsRouteMethod {
+  <Data extends object = Record<string, unknown>, const M extends MessageSchemas = MessageSchemas>(
+    url: string, options: WsRouteOptions & { reliable: true | ReliableOptions, messages: M }, handler: TypedReliableWsHandler<Data, M>
+  ): FastifyInstance
+  <Data extends object = Record<string, unknown>, const M extends MessageSchemas = MessageSchemas>(
+    url: string, options: WsRouteOptions & { messages: M }, handler: TypedWsHandler<Data, M>
+  ): FastifyInstance
   <Data extends object = Record<string, unknown>>(url: string, handler: WsHandler<Data>): FastifyInstance
   <Data extends object = Record<string, unknown>>(
     url: string, options: WsRouteOptions & { reliable: true | ReliableOptions }, handler: ReliableWsHandler<Data>
@@ -42,7 +67,7 @@ const OVERRIDE_KEYS = [
   'origins', 'allowMissingOrigin', 'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'appPing', ...LIMIT_KEYS
 ] as const
 // A misspelt option must fail loudly rather than leave a route silently plain (`reliabel: true`).
-const ROUTE_KEYS: readonly string[] = [...OVERRIDE_KEYS, 'reliable', ...FASTIFY_ROUTE_KEYS]
+const ROUTE_KEYS: readonly string[] = [...OVERRIDE_KEYS, 'reliable', 'messages', ...FASTIFY_ROUTE_KEYS]
 
 function asArray<T> (value: T | T[] | undefined): T[] {
   if (value === undefined) return []
@@ -69,12 +94,13 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
     const overrides: WsRouteOverrides = {}
     const routeOptions: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(options)) {
-      if (key === 'reliable') continue
+      if (key === 'reliable' || key === 'messages') continue
       if ((OVERRIDE_KEYS as readonly string[]).includes(key)) (overrides as Record<string, unknown>)[key] = value
       else routeOptions[key] = value
     }
     const settings = resolveRouteSettings(state.options, overrides)
     const reliable = resolveReliable(options.reliable)
+    if (options.messages !== undefined) settings.messages = checkMessages(options.messages)
     if (reliable !== undefined) checkBufferFitsReplay(settings.limits, reliable.maxUnackedBytes)
 
     this.route({
@@ -98,6 +124,22 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
     if (settings.infoRoute) registerInfoRoute(this, url, settings, reliable !== undefined)
     return this
   } as WsRouteMethod
+}
+
+/** The route's `messages` option, checked: a schema that is not a Standard Schema fails at `wsRoute()`. */
+function checkMessages (messages: unknown): ResolvedMessages {
+  const options = checkObject('messages', messages)
+  checkKnownKeys('messages', options, ['fromClient', 'fromServer', 'requests', 'codec'])
+  if (options.requests !== undefined) {
+    const requests = checkObject('messages.requests', options.requests)
+    checkKnownKeys('messages.requests', requests, ['fromClient', 'fromServer'])
+    for (const who of ['fromClient', 'fromServer']) {
+      if (requests[who] !== undefined) checkKnownKeys(`messages.requests.${who}`, checkObject(`messages.requests.${who}`, requests[who]), ['request', 'response'])
+    }
+  }
+  const resolved = resolveMessages(options as MessageSchemas, 'messages')
+  if ('bad' in resolved) invalidOption(resolved.bad, resolved.expected, resolved.value)
+  return resolved
 }
 
 /**

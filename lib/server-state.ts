@@ -115,7 +115,8 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
       host: this,
       heartbeat: settings.heartbeatSettings,
       appPing: settings.appPing,
-      limits: settings.limits
+      limits: settings.limits,
+      messages: settings.messages
     }
   }
 

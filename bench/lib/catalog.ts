@@ -28,6 +28,8 @@ export const ECHO_TARGETS: readonly EchoTarget[] = [
   { name: 'fastify-websocket', label: '@fastify/websocket', script: 'fastify-websocket.ts', driver: 'ws-frames' },
   { name: 'plugin-plain', label: 'plugin, plain mode', script: 'plugin-plain.ts', driver: 'ws-frames' },
   { name: 'plugin-reliable', label: 'plugin, reliable mode', script: 'plugin-reliable.ts', driver: 'reliable' },
+  { name: 'plugin-plain-zod', label: 'plugin, plain, Zod messages', script: 'plugin-plain-zod.ts', driver: 'ws-frames' },
+  { name: 'plugin-reliable-zod', label: 'plugin, reliable, Zod messages', script: 'plugin-reliable-zod.ts', driver: 'reliable' },
   { name: 'socketio', label: 'Socket.IO', script: 'socketio.ts', driver: 'socketio' },
   { name: 'socketio-acks', label: 'Socket.IO with acks', script: 'socketio-acks.ts', driver: 'socketio-ack' }
 ]

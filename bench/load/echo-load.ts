@@ -14,6 +14,15 @@ function cpuNow (): number {
 }
 
 /**
+ * A payload of exactly `bytes` bytes that is also a JSON document `{"text":"xx…"}`, so that the
+ * typed targets (`messages` option) accept it; the other targets echo it as opaque text.
+ */
+export function echoPayload (bytes: number): string {
+  const frame = '{"text":""}'
+  return bytes < frame.length ? 'x'.repeat(bytes) : `{"text":"${'x'.repeat(bytes - frame.length)}"}`
+}
+
+/**
  * A closed-loop echo load: every connection sends `inFlight` messages, then one more for every
  * reply until stopped. With `recordLatency` each connection has one message in flight and every
  * round trip is timed.
@@ -32,7 +41,7 @@ export class EchoLoad {
   private constructor (job: EchoJob) {
     if (job.recordLatency && job.inFlight !== 1) throw new Error('latency is recorded with 1 message in flight only')
     this.#job = job
-    this.#payload = 'x'.repeat(job.payloadBytes)
+    this.#payload = echoPayload(job.payloadBytes)
     this.#sentAt = new Float64Array(job.connections)
   }
 

@@ -32,7 +32,9 @@ export const ClientErrorCode = {
   /** The WebSocket reported an error, or the `url` function failed (`error` event). */
   CONNECTION: 'FRWS_ERR_CLIENT_CONNECTION',
   /** The server selected no `frws` subprotocol: the URL is a plain route (or one that speaks no version this client knows). */
-  NOT_RELIABLE_ROUTE: 'FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE'
+  NOT_RELIABLE_ROUTE: 'FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE',
+  /** With `messages`: a value to send failed its schema or codec (not sent), or a response failed its schema. */
+  INVALID_MESSAGE: 'FRWS_ERR_CLIENT_INVALID_MESSAGE'
 } as const
 
 /** One of the values of {@link ClientErrorCode}. */

@@ -2,7 +2,8 @@
  * The events of `ReliableClient` and their payloads (docs/CLIENT.md, "Events").
  */
 import type { ReliableClientError } from './client-errors.js'
-import type { CloseInfo } from './client-options.js'
+import type { CloseInfo, UntypedClientMessages } from './client-options.js'
+import type { InvalidMessage, MessageTypes } from '../messages/types.js'
 
 /** The state of a client. */
 export type ClientState =
@@ -66,12 +67,14 @@ export interface EndEvent extends CloseInfo {
   error: ReliableClientError | undefined
 }
 
-/** The events of `ReliableClient`: name to listener arguments. */
-export type ClientEvents = {
+/** The events of `ReliableClient`: name to listener arguments; `T` types the payloads of a client with `messages`. */
+export type ClientEvents<T extends MessageTypes = UntypedClientMessages> = {
   open: [event: OpenEvent]
   resumed: [event: ResumedEvent]
   continuityLost: [event: ContinuityLostEvent]
-  message: [data: string | Uint8Array, isBinary: boolean]
+  message: [data: T['message'], isBinary: boolean]
+  /** With `messages`: a message, request or response from the server failed its schema; it was acknowledged, not delivered. */
+  invalid: [info: InvalidMessage]
   reconnecting: [event: ReconnectingEvent]
   close: [event: ClientCloseEvent]
   error: [error: ReliableClientError]

@@ -7,6 +7,9 @@ import {
 import type { ClearTimer, SetTimer } from '../protocol/ack-scheduler.js'
 import { CloseCode } from '../protocol/close-codes.js'
 import { ClientErrorCode, ReliableClientError } from './client-errors.js'
+import type { ClientMessageTypes, MessageSchemas, MessageTypes } from '../messages/types.js'
+import { resolveMessages, type ResolvedMessages } from '../messages/validate.js'
+import type { OutgoingData } from './outgoing-data.js'
 
 /** The part of the WHATWG `WebSocket` the client uses; the browser's and `ws`'s both fit. */
 export interface WebSocketLike {
@@ -35,14 +38,27 @@ export interface CloseInfo {
 /** What an incoming request handler may answer. */
 export type ResponseData = string | Uint8Array | ArrayBuffer
 
+/** The payload types of a client without `messages`: strings and bytes as they travel. */
+export interface UntypedClientMessages extends MessageTypes {
+  message: string | Uint8Array
+  send: OutgoingData
+  request: string | Uint8Array
+  respond: ResponseData
+  requestOut: OutgoingData
+  response: string | Uint8Array
+}
+
+/** The payload types of a client created with the schemas `M` (or none). */
+export type ClientTypesOf<M extends MessageSchemas | undefined> = M extends MessageSchemas ? ClientMessageTypes<M> : UntypedClientMessages
+
 /** Answers a request from the server: returns (or resolves to) the response; a throw or rejection sends an error response. */
-export type RequestHandler = (data: string | Uint8Array) => ResponseData | Promise<ResponseData>
+export type RequestHandler<T extends MessageTypes = UntypedClientMessages> = (data: T['request']) => T['respond'] | Promise<T['respond']>
 
 /** The server's URL, or a function that gives it before every connection (e.g. with a fresh token). */
 export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>)
 
-/** Options of `ReliableClient`. */
-export interface ReliableClientOptions {
+/** Options of `ReliableClient`; `M` is the type of the `messages` option. */
+export interface ReliableClientOptions<M extends MessageSchemas | undefined = undefined> {
   /**
    * The WebSocket constructor. On Node 20 pass `WebSocket` from the `ws` package.
    * @default globalThis.WebSocket
@@ -97,7 +113,15 @@ export interface ReliableClientOptions {
    * Answers the server's requests: return (or resolve to) the response; a throw or rejection sends
    * an error response with the error's message. Without it every request gets an error response.
    */
-  onRequest?: RequestHandler
+  onRequest?: RequestHandler<ClientTypesOf<M>>
+  /**
+   * Typed messages: the same schemas as the route's `messages` option (README, "Typed messages").
+   * What the client sends is validated and encoded first (an invalid value rejects with
+   * `FRWS_ERR_CLIENT_INVALID_MESSAGE` and is never sent); what it receives is decoded and
+   * validated (an invalid one is acknowledged and reported by the `invalid` event).
+   * @default none: payloads pass as they are
+   */
+  messages?: M
   /**
    * Uniform random numbers in `[0, 1)` for the backoff jitter.
    * @default Math.random
@@ -115,8 +139,10 @@ export interface ReliableClientOptions {
 }
 
 /** Options after defaults were applied and checked. */
-export type ResolvedClientOptions = Required<Omit<ReliableClientOptions, 'onRequest'>> &
-  Pick<ReliableClientOptions, 'onRequest'>
+export type ResolvedClientOptions = Required<Omit<ReliableClientOptions, 'onRequest' | 'messages'>> & {
+  onRequest: RequestHandler<MessageTypes> | undefined
+  messages: ResolvedMessages | undefined
+}
 
 function invalid (name: string, expected: string, value: unknown): ReliableClientError {
   const shown = typeof value === 'function' ? 'a function' : typeof value === 'string' ? JSON.stringify(value) : String(value)
@@ -148,7 +174,7 @@ function defaultWebSocket (): WebSocketConstructor | undefined {
  * @throws {ReliableClientError} `FRWS_ERR_CLIENT_NO_WEBSOCKET` when there is no WebSocket
  *   implementation, `FRWS_ERR_CLIENT_INVALID_OPTION` for a bad value
  */
-export function resolveClientOptions (options: ReliableClientOptions = {}): ResolvedClientOptions {
+export function resolveClientOptions (options: ReliableClientOptions<MessageSchemas | undefined> = {}): ResolvedClientOptions {
   const {
     WebSocket = defaultWebSocket(),
     handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT,
@@ -160,6 +186,7 @@ export function resolveClientOptions (options: ReliableClientOptions = {}): Reso
     maxUnackedBytes = DEFAULT_MAX_UNACKED_BYTES,
     requestTimeout = 30_000,
     onRequest,
+    messages,
     random = Math.random,
     now = Date.now,
     setTimeout: setTimer = (callback: () => void, delay: number) => setTimeout(callback, delay),
@@ -183,6 +210,8 @@ export function resolveClientOptions (options: ReliableClientOptions = {}): Reso
   checkCount('maxUnackedBytes', maxUnackedBytes)
   checkDuration('requestTimeout', requestTimeout, true)
   if (onRequest !== undefined) checkFunction('onRequest', onRequest)
+  const resolved = messages === undefined ? undefined : resolveMessages(messages, 'messages')
+  if (resolved !== undefined && 'bad' in resolved) throw invalid(resolved.bad, resolved.expected, resolved.value)
   checkFunction('random', random)
   checkFunction('now', now)
   checkFunction('setTimeout', setTimer)
@@ -197,7 +226,8 @@ export function resolveClientOptions (options: ReliableClientOptions = {}): Reso
     maxUnacked,
     maxUnackedBytes,
     requestTimeout,
-    onRequest,
+    onRequest: onRequest as RequestHandler<MessageTypes> | undefined,
+    messages: resolved,
     random,
     now,
     setTimeout: setTimer,

@@ -14,9 +14,15 @@ import type { ClientEvents, ClientState } from './client-events.js'
 import { resolveClientOptions, type CloseInfo, type ReliableClientOptions, type ResolvedClientOptions, type UrlSource } from './client-options.js'
 import { ClientSession, type OutgoingMessage, type PendingRequest } from './client-session.js'
 import { Emitter, type Listener } from './emitter.js'
-import { checkOutgoing, invalidArgument, isClientCloseCode, toPayload, type OutgoingData } from './outgoing-data.js'
+import { invalidArgument, isClientCloseCode, toPayload } from './outgoing-data.js'
 import { ReconnectPolicy } from './reconnect-policy.js'
 import { answerRequest } from './request-answerer.js'
+import type { MessageSchemas } from '../messages/types.js'
+import { describeProblem } from '../messages/validate.js'
+import type { ClientTypesOf } from './client-options.js'
+import { answerPayload, incomingPayload, invalidMessage, outgoingPayload, type SchemaName } from './typed-payloads.js'
+import type { InvalidMessage } from '../messages/types.js'
+import type { Checked } from '../messages/validate.js'
 
 /** Options of {@link ReliableClient.send}. */
 export interface SendOptions {
@@ -60,10 +66,10 @@ function messageOf (error: unknown): string {
  * reconnects with backoff, resumes the session and replays what the server lacks. See
  * docs/CLIENT.md.
  */
-export class ReliableClient {
+export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
   private readonly options: ResolvedClientOptions
   private readonly url: UrlSource
-  private readonly emitter = new Emitter<ClientEvents>()
+  private readonly emitter = new Emitter<ClientEvents<ClientTypesOf<M>>>()
   private readonly session: ClientSession
   private readonly policy: ReconnectPolicy
   private readonly visibility: VisibilitySource | undefined
@@ -81,8 +87,8 @@ export class ReliableClient {
    *   before every connection so that credentials in the URL can be refreshed
    * @throws {ReliableClientError} `FRWS_ERR_CLIENT_NO_WEBSOCKET`, `FRWS_ERR_CLIENT_INVALID_OPTION`
    */
-  constructor (url: UrlSource, options: ReliableClientOptions = {}) {
-    this.options = resolveClientOptions(options)
+  constructor (url: UrlSource, options: ReliableClientOptions<M> = {}) {
+    this.options = resolveClientOptions(options as ReliableClientOptions<MessageSchemas | undefined>)
     if (typeof url !== 'string' && typeof url !== 'function' && !(url instanceof URL)) {
       throw new ReliableClientError(ClientErrorCode.INVALID_OPTION, 'url must be a string, a URL or a function returning one')
     }
@@ -111,17 +117,17 @@ export class ReliableClient {
   }
 
   /** Add a listener; returns a function that removes it. */
-  on<K extends keyof ClientEvents> (event: K, listener: Listener<ClientEvents, K>): () => void {
+  on<K extends keyof ClientEvents> (event: K, listener: Listener<ClientEvents<ClientTypesOf<M>>, K>): () => void {
     return this.emitter.on(event, listener)
   }
 
   /** Add a listener for the next occurrence only; returns a function that removes it. */
-  once<K extends keyof ClientEvents> (event: K, listener: Listener<ClientEvents, K>): () => void {
+  once<K extends keyof ClientEvents> (event: K, listener: Listener<ClientEvents<ClientTypesOf<M>>, K>): () => void {
     return this.emitter.once(event, listener)
   }
 
   /** Remove a listener. */
-  off<K extends keyof ClientEvents> (event: K, listener: Listener<ClientEvents, K>): void {
+  off<K extends keyof ClientEvents> (event: K, listener: Listener<ClientEvents<ClientTypesOf<M>>, K>): void {
     this.emitter.off(event, listener)
   }
 
@@ -132,9 +138,9 @@ export class ReliableClient {
    * @returns rejects with `FRWS_ERR_CLIENT_BUFFER_FULL`, `_MESSAGE_TOO_BIG`, `_ACK_TIMEOUT` (the
    *   message stays queued and may still arrive), `_CONTINUITY_LOST`, `_CLOSED`, `_GAVE_UP` or `_INVALID_ARGUMENT`
    */
-  send (data: OutgoingData, options: SendOptions = {}): Promise<void> {
+  send (data: ClientTypesOf<M>['send'], options: SendOptions = {}): Promise<void> {
     const promise = new Promise<void>((resolve, reject) => {
-      const payload = checkOutgoing('send', data, options.timeout)
+      const payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, options.timeout)
       if (payload instanceof ReliableClientError || this.endError !== undefined) {
         reject(payload instanceof ReliableClientError ? payload : this.endError)
         return
@@ -167,9 +173,9 @@ export class ReliableClient {
    * @returns the response; rejects with `FRWS_ERR_CLIENT_REQUEST_FAILED` (the server's reason),
    *   `_REQUEST_TIMEOUT`, or the errors of `send()`
    */
-  request (data: OutgoingData, options: RequestOptions = {}): Promise<string | Uint8Array> {
+  request (data: ClientTypesOf<M>['requestOut'], options: RequestOptions = {}): Promise<ClientTypesOf<M>['response']> {
     return new Promise((resolve, reject) => {
-      const payload = checkOutgoing('request', data, options.timeout)
+      const payload = outgoingPayload(this.options.messages, 'request', 'clientRequest', data, options.timeout)
       if (payload instanceof ReliableClientError || this.endError !== undefined) {
         reject(payload instanceof ReliableClientError ? payload : this.endError)
         return
@@ -183,8 +189,13 @@ export class ReliableClient {
           if (request.settled) return
           request.settled = true
           if (timer !== undefined) this.options.clearTimeout(timer)
-          if (error === null) resolve(response as Payload)
-          else reject(error)
+          if (error !== null) {
+            reject(error)
+            return
+          }
+          const checked = this.incoming('response', 'clientResponse', response as Payload)
+          if (checked.ok) resolve(checked.value)
+          else reject(invalidMessage('incoming', checked.problem))
         }
       }
       const refused = this.submit({ type: 'Q', ref: 0, payload, request })
@@ -361,14 +372,20 @@ export class ReliableClient {
   private handleFrame (conn: ClientConnection, frame: Frame): void {
     const inbound = this.session.inbound
     switch (frame.type) {
-      case 'D':
+      case 'D': {
         if (inbound.accept(frame.seq) !== 'deliver') return
-        this.emitter.emit('message', frame.payload, typeof frame.payload !== 'string')
+        // An invalid message is acknowledged all the same: a replay could never make it valid.
+        const checked = this.incoming('message', 'fromServer', frame.payload)
+        if (checked.ok) this.emitter.emit('message', checked.value, typeof frame.payload !== 'string')
         break
-      case 'Q':
+      }
+      case 'Q': {
         if (inbound.accept(frame.seq) !== 'deliver') return
-        this.answer(frame.seq, frame.payload)
+        const checked = this.incoming('request', 'serverRequest', frame.payload)
+        if (checked.ok) this.answer(frame.seq, checked.value)
+        else this.submit({ type: 'E', ref: frame.seq, payload: `invalid request ${describeProblem(checked.problem)}` })
         break
+      }
       case 'R':
       case 'E':
         this.session.checkRef(frame.ref)
@@ -395,9 +412,9 @@ export class ReliableClient {
   }
 
   // An answer to a request of a session that is gone has nobody to go to.
-  private answer (ref: number, data: Payload): void {
+  private answer (ref: number, data: unknown): void {
     const generation = this.session.generation
-    answerRequest(this.options.onRequest, data, (answer) => {
+    answerRequest(this.options.onRequest, data, (value) => answerPayload(this.options.messages, value, (error) => this.emitter.emit('error', error)), (answer) => {
       if (this.ended || generation !== this.session.generation) return
       let reason: string
       if (answer.ok) {
@@ -410,6 +427,10 @@ export class ReliableClient {
       const refused = this.submit({ type: 'E', ref, payload: reason })
       if (refused !== undefined) this.emitter.emit('error', refused)
     })
+  }
+
+  private incoming (kind: InvalidMessage['kind'], schema: SchemaName, payload: Payload): Checked<unknown> {
+    return incomingPayload(this.options.messages, kind, schema, payload, (info) => this.emitter.emit('invalid', info))
   }
 
   // Retrying cannot help: the URL names a route that does not speak the protocol.

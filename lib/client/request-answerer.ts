@@ -3,7 +3,8 @@
  * (docs/PROTOCOL.md, "request": every request gets one response or one error response).
  */
 import type { Payload } from '../protocol/frames.js'
-import type { RequestHandler, ResponseData } from './client-options.js'
+import type { RequestHandler } from './client-options.js'
+import type { MessageTypes } from '../messages/types.js'
 import { toPayload } from './outgoing-data.js'
 
 /** The answer to a server request: a response payload, or the reason of an error response. */
@@ -13,7 +14,8 @@ function reasonOf (error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-function toAnswer (value: unknown): Answer {
+/** The answer for a handler's return value when the client has no `messages`: the bytes or string as they are. */
+export function toAnswer (value: unknown): Answer {
   const payload = toPayload(value)
   if (payload !== undefined) return { ok: true, payload }
   return { ok: false, reason: 'the request handler returned neither a string, a Uint8Array nor an ArrayBuffer' }
@@ -24,21 +26,23 @@ function toAnswer (value: unknown): Answer {
  * handler (so answers keep the order of requests), after settling for a promise. A throw or a
  * rejection becomes an error response with the error's message; no handler is an error response too.
  */
-export function answerRequest (handler: RequestHandler | undefined, data: Payload, done: (answer: Answer) => void): void {
+export function answerRequest (
+  handler: RequestHandler<MessageTypes> | undefined, data: unknown, encode: (value: unknown) => Answer, done: (answer: Answer) => void
+): void {
   if (handler === undefined) {
     done({ ok: false, reason: 'the client has no request handler' })
     return
   }
-  let result: ResponseData | Promise<ResponseData>
+  let result: unknown
   try {
     result = handler(data)
   } catch (error) {
     done({ ok: false, reason: reasonOf(error) })
     return
   }
-  if (typeof (result as Promise<ResponseData>)?.then !== 'function') {
-    done(toAnswer(result))
+  if (typeof (result as Promise<unknown>)?.then !== 'function') {
+    done(encode(result))
     return
   }
-  (result as Promise<ResponseData>).then((value) => done(toAnswer(value)), (error: unknown) => done({ ok: false, reason: reasonOf(error) }))
+  (result as Promise<unknown>).then((value) => done(encode(value)), (error: unknown) => done({ ok: false, reason: reasonOf(error) }))
 }

@@ -1,19 +1,23 @@
 import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
 import { PENDING_PAUSE_THRESHOLD, WsConnection, reportedCloseCode } from '../connection.js'
-import type { CloseCause, ConnectionInit, Respond, WsMessage, WsOutgoing } from '../connection.js'
+import type { CloseCause, ConnectionInit, Respond, UntypedMessages, WsMessage, WsOutgoing } from '../connection.js'
+import type { InvalidMessage, MessageTypes } from '../messages/types.js'
+import { decodeIncoming, describeProblem, encodeOutgoing } from '../messages/validate.js'
+import type { Checked } from '../messages/validate.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
 import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
 import { decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
+import type { StandardSchemaV1 } from '../messages/standard-schema.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
 import { OutboundLog } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
 import { closeWithinBound } from '../bounded-close.js'
 import {
-  FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_MESSAGE_INVALID, FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from './session-store.js'
@@ -60,7 +64,7 @@ export interface ReliableHost {
 }
 
 interface PendingRequest {
-  resolve: (value: WsMessage) => void
+  resolve: (value: unknown) => void
   reject: (error: Error) => void
   timer: NodeJS.Timeout
 }
@@ -83,7 +87,8 @@ function toPayload (data: WsOutgoing): Payload {
  * its socket: on a reconnect the client resumes it (`resume` event) and nothing is lost or
  * duplicated. The `close` event fires when the session ends, not when a socket drops (`suspend`).
  */
-export class ReliableConnection<Data extends object = Record<string, unknown>> extends WsConnection<Data> {
+export class ReliableConnection<Data extends object = Record<string, unknown>, T extends MessageTypes = UntypedMessages>
+  extends WsConnection<Data, T> {
   /** The session id the client presents to resume. Never log it: log {@link sessionTag}. */
   readonly sessionId: string
   /** What logs and error messages say instead of the session id (`lib/reliable/session-tag.ts`). */
@@ -102,7 +107,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   readonly #writer: SessionWriter
   readonly #requests = new Map<number, PendingRequest>()
   #attached = true
-  #pendingRequests: Array<[number, WsMessage, boolean]> | null = []
+  #pendingRequests: Array<[number, unknown, boolean]> | null = []
   /** Client requests received and not yet answered (queued or with the application). */
   #requestsFromClient = 0
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
@@ -178,8 +183,38 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
    * FRWS_ERR_SESSION_ENDED when the session ends first, or FRWS_ERR_SEND_TIMEOUT after
    * `options.timeout`. Ignoring the promise is safe.
    */
-  override send (data: WsOutgoing, options?: ReliableSendOptions): Promise<void> {
-    return this.#sendSequenced('D', 0, toPayload(data), options?.timeout)
+  override send (data: T['send'], options?: ReliableSendOptions): Promise<void> {
+    const payload = this.#encode(this.messages?.fromServer, data)
+    if (!payload.ok) return this.outgoingRejection(payload.problem)
+    return this.#sendSequenced('D', 0, payload.value, options?.timeout)
+  }
+
+  /** @internal A payload already encoded by `broadcast()`: numbered and kept like any `send()`. */
+  override sendEncoded (data: WsOutgoing): Promise<void> {
+    return this.#sendSequenced('D', 0, toPayload(data), undefined)
+  }
+
+  /** Through the route's schema and codec when it has `messages`; as it is otherwise. */
+  #encode (schema: StandardSchemaV1 | undefined, data: unknown): Checked<Payload> {
+    if (this.messages === undefined) return { ok: true, value: toPayload(data as WsOutgoing) }
+    return encodeOutgoing(this.messages.codec, schema, data)
+  }
+
+  /** Decode and validate a received payload; an invalid one is logged and reported (`invalid` event), never delivered. */
+  #decode (kind: InvalidMessage['kind'], schema: StandardSchemaV1 | undefined, payload: WsMessage): Checked<unknown> {
+    if (this.messages === undefined) return { ok: true, value: payload }
+    const checked = decodeIncoming(this.messages.codec, schema, payload)
+    if (checked.ok) return checked
+    const problem = checked.problem
+    const fields = { session: this.sessionTag, kind, path: problem.path }
+    if (checked.async === true) this.log.error(fields, 'reliable websocket schema validated asynchronously; message refused')
+    else this.log.info(fields, 'reliable websocket message failed its schema')
+    try {
+      (this as EventEmitter).emit('invalid', { kind, ...problem })
+    } catch (error) {
+      this.fail(error)
+    }
+    return checked
   }
 
   /**
@@ -187,14 +222,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
    * timeout, and at once with FRWS_ERR_REQUEST_LIMIT when `reliable.maxRequestsInFlight` requests
    * of this session already wait for a response (nothing is sent then).
    */
-  request (data: WsOutgoing, options: RequestOptions = {}): Promise<WsMessage> {
+  request (data: T['requestOut'], options: RequestOptions = {}): Promise<T['response']> {
+    const payload = this.#encode(this.messages?.serverRequest, data)
+    if (!payload.ok) return this.outgoingRejection(payload.problem)
     if (this.#requests.size >= this.#settings.maxRequestsInFlight) {
       this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable request refused: too many in flight')
       return rejected(new FRWS_ERR_REQUEST_LIMIT(this.#settings.maxRequestsInFlight))
     }
     const timeout = options.timeout ?? this.#settings.requestTimeout
     const seq = this.#outbound.nextSeq
-    const promise = new Promise<WsMessage>((resolve, reject) => {
+    const promise = new Promise<T['response']>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#requests.delete(seq)
         reject(new FRWS_ERR_REQUEST_TIMEOUT(timeout))
@@ -203,7 +240,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       this.#requests.set(seq, { resolve, reject, timer })
     })
     promise.catch(noop)
-    this.#sendSequenced('Q', 0, toPayload(data), undefined).catch((error: Error) => {
+    this.#sendSequenced('Q', 0, payload.value, undefined).catch((error: Error) => {
       const pending = this.#requests.get(seq)
       if (pending === undefined) return
       this.#requests.delete(seq)
@@ -438,9 +475,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#writer.delivered(frame.seq)
     const payload = frame.payload as WsMessage
     switch (frame.type) {
-      case 'D':
-        this.deliverOrQueue(payload, isBinary)
+      case 'D': {
+        // An invalid message is still acknowledged below: replaying it could never make it valid.
+        const checked = this.#decode('message', this.messages?.fromClient, payload)
+        if (checked.ok) this.deliverOrQueue(checked.value, isBinary)
         break
+      }
       case 'Q':
         this.#receiveRequest(frame.seq, payload, isBinary)
         break
@@ -451,25 +491,42 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   }
 
   #receiveRequest (seq: number, payload: WsMessage, isBinary: boolean): void {
+    const checked = this.#decode('request', this.messages?.clientRequest, payload)
+    if (!checked.ok) {
+      // Answered at once with the first failing path, so the client's request() rejects instead of waiting.
+      void this.#sendSequenced('E', seq, `invalid request ${describeProblem(checked.problem)}`, undefined)
+      return
+    }
     this.#requestsFromClient++
     if (this.#pendingRequests !== null && this.listenerCount('request') === 0) {
       // The handler may still be starting (async): hold requests like messages until it listens,
       // and stop reading at the same threshold.
-      this.#pendingRequests.push([seq, payload, isBinary])
+      this.#pendingRequests.push([seq, checked.value, isBinary])
       if (this.#pendingRequests.length >= PENDING_PAUSE_THRESHOLD) this.socket.pause()
       return
     }
-    this.#answerRequest(seq, payload, isBinary)
+    this.#answerRequest(seq, checked.value, isBinary)
   }
 
-  #answerRequest (seq: number, payload: WsMessage, isBinary: boolean): void {
+  #answerRequest (seq: number, payload: unknown, isBinary: boolean): void {
     let answered = false
-    const respond: Respond = (response) => {
+    const respond: Respond<unknown> = (response) => {
       if (answered) return
       answered = true
       this.#requestsFromClient--
-      if (response instanceof Error) void this.#sendSequenced('E', seq, response.message || 'request failed', undefined)
-      else void this.#sendSequenced('R', seq, toPayload(response), undefined)
+      if (response instanceof Error) {
+        void this.#sendSequenced('E', seq, response.message || 'request failed', undefined)
+        return
+      }
+      const encoded = this.#encode(this.messages?.clientResponse, response)
+      if (encoded.ok) {
+        void this.#sendSequenced('R', seq, encoded.value, undefined)
+        return
+      }
+      // The application's bug, not the client's: logged with the coded error, the client gets a generic reason.
+      const error = new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(encoded.problem))
+      this.log.error({ err: error, session: this.sessionTag }, 'reliable websocket response failed its schema; error response sent')
+      void this.#sendSequenced('E', seq, 'internal error', undefined)
     }
     const listeners = this.listeners('request')
     if (listeners.length === 0) {
@@ -519,8 +576,13 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     if (pending === undefined) return
     this.#requests.delete(frame.ref)
     clearTimeout(pending.timer)
-    if (frame.type === 'E') pending.reject(new FRWS_ERR_REQUEST_FAILED(String(frame.payload)))
-    else pending.resolve(frame.payload as WsMessage)
+    if (frame.type === 'E') {
+      pending.reject(new FRWS_ERR_REQUEST_FAILED(String(frame.payload)))
+      return
+    }
+    const checked = this.#decode('response', this.messages?.serverResponse, frame.payload as WsMessage)
+    if (checked.ok) pending.resolve(checked.value)
+    else pending.reject(new FRWS_ERR_MESSAGE_INVALID('incoming', describeProblem(checked.problem)))
   }
 
   #sendSequenced (type: 'D' | 'Q' | 'R' | 'E', ref: number, payload: Payload, timeout: number | undefined): Promise<void> {

@@ -141,7 +141,7 @@ describe('the packed package in a new project', { timeout: SETUP_TIMEOUT * 2 }, 
     for (const internal of ['receive(', 'socketError(', 'handlerSettled(', 'resumeOn(', 'endSession(', 'socketClosed(', 'setMembership(', 'pongReceived(']) {
       assert.equal(declarations.includes(internal), false, `${internal} is not published`)
     }
-    assert.match(declarations, /send\(data: WsOutgoing/)
+    assert.match(declarations, /send\(data: T\['send'\]\)/)
   })
 
   test('every source map carries its sources inline (no path to a file that is not shipped)', async () => {
