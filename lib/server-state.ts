@@ -17,7 +17,7 @@ import type { ReliableConnection } from './reliable/reliable-connection.js'
 import type { ReliableServer } from './reliable/reliable-handshake.js'
 import { acceptReliable } from './reliable/reliable-handshake.js'
 import type { ResolvedReliable } from './reliable/reliable-options.js'
-import type { SessionStore } from './reliable/session-store.js'
+import type { SessionStore } from './store/session-store.js'
 import { SuspendedSessions } from './reliable/suspended-sessions.js'
 import { SessionBudget } from './reliable/session-budget.js'
 

@@ -16,7 +16,7 @@ import {
   FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
-import type { SessionState, SessionStore } from './session-store.js'
+import type { SessionState, SessionStore } from '../store/session-store.js'
 import { SessionWriter } from './session-writer.js'
 import { sessionTag } from './session-tag.js'
 import { noop, rejected, withTimeout } from './send-promises.js'

@@ -16,7 +16,8 @@ import { decideResume, localSession } from './resume-decision.js'
 import { issueResumeToken } from './resume-token.js'
 import { routeIdentity } from './route-identity.js'
 import { SESSION_OVERHEAD } from './session-budget.js'
-import type { SessionState } from './session-store.js'
+import type { SessionState } from '../store/session-store.js'
+import { isStoreUnavailable } from '../store/store-errors.js'
 import type { WsHandler } from '../server-state.js'
 
 /** What the handshake needs from the plugin's state. */
@@ -71,6 +72,12 @@ export function acceptReliable (
       return pipelined ?? []
     })
       .catch((error: unknown) => {
+        // The store cannot be reached (issue 9): refuse the session for now; the client retries later.
+        if (isStoreUnavailable(error)) {
+          request.log.warn({ err: error }, 'reliable session refused: session store unavailable')
+          closeWith(socket, CloseCode.TRY_AGAIN_LATER, 'session store unavailable')
+          return
+        }
         request.log.error({ err: error }, 'reliable handshake failed')
         closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error')
       })

@@ -10,7 +10,7 @@ import { CloseCode } from '../protocol/close-codes.js'
 import type { ResumePosition } from '../protocol/handshake.js'
 import type { ReliableConnection } from './reliable-connection.js'
 import { hashResumeToken } from './resume-token.js'
-import type { ClaimResult, SessionState, SessionStore } from './session-store.js'
+import type { ClaimResult, SessionState, SessionStore } from '../store/session-store.js'
 import { sessionTag } from './session-tag.js'
 
 /** What a resume attempt comes to. */

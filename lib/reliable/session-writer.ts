@@ -1,5 +1,5 @@
 import type { Payload } from '../protocol/frames.js'
-import type { SessionPatch, SessionStore, StoredMessage } from './session-store.js'
+import type { SessionPatch, SessionStore, StoredMessage } from '../store/session-store.js'
 
 /**
  * Keeps a session's record in the store current with one `update()` per event-loop turn, however

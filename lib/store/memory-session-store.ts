@@ -8,7 +8,7 @@ import type {
   SessionState,
   SessionStore
 } from './session-store.js'
-import { resumeTokenHashesMatch } from './resume-token.js'
+import { resumeTokenHashesMatch } from '../reliable/resume-token.js'
 
 /** Options of {@link MemorySessionStore}. */
 export interface MemorySessionStoreOptions {

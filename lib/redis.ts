@@ -1,0 +1,6 @@
+/**
+ * `fastify-reliable-ws/redis`: scale out on Redis (docs/SCALE-OUT.md). Needs the optional peer
+ * dependency `ioredis`.
+ */
+export { RedisSessionStore } from './store/redis-session-store.js'
+export type { RedisSessionStoreOptions } from './store/redis-session-store.js'
