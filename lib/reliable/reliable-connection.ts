@@ -103,6 +103,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   #requestsFromClient = 0
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
+  /** True when messages reach the socket only once the store recorded them (`SessionStore.outlivesProcess`). */
+  readonly #holdUntilCommitted: boolean
+  /** Highest seq written to the current socket (used while {@link #holdUntilCommitted}). */
+  #socketSeq: number
 
   /** @internal */
   constructor (
@@ -124,8 +128,17 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#share = new SessionShare(host.budget)
     this.#share.sync(this.#outbound)
     this.#inbound = new InboundTracker(state.clientDelivered)
+    // Acks only what the store has committed (docs/SCALE-OUT.md, "Durability rule").
+    const inbound = this.#inbound
+    const committedAcks = {
+      get unacked (): number { return Math.max(0, writer().committed.clientDelivered - inbound.acked) },
+      takeAck: (): number => inbound.takeAckUpTo(writer().committed.clientDelivered)
+    }
+    const writer = (): SessionWriter => this.#writer
+    this.#holdUntilCommitted = host.store.outlivesProcess === true
+    this.#socketSeq = state.serverSeq
     this.#acks = new AckScheduler({
-      source: this.#inbound,
+      source: committedAcks,
       sendAck: (seq) => this.#sendControl(encodeAck(seq)),
       ackInterval: settings.ackInterval,
       ackEvery: settings.ackEvery
@@ -135,8 +148,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     })
     this.#writer = new SessionWriter(
       host.store, state.sessionId, ownerId,
-      () => this.#superseded(),
-      (error) => this.log.error({ err: error, session: this.sessionTag }, 'session store update failed')
+      { clientDelivered: state.clientDelivered, serverSeq: state.serverSeq },
+      {
+        superseded: () => this.#superseded(),
+        failed: (error, retryDelay) => this.log.error({ err: error, session: this.sessionTag, retryDelay }, 'session store update failed'),
+        committed: () => this.#committed()
+      }
     )
   }
 
@@ -228,7 +245,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
    */
   startStreaming (clientDelivered: number): void {
     this.#inbound.startConnection()
-    const frames = this.#outbound.replayFrom(clientDelivered)
+    let frames = this.#outbound.replayFrom(clientDelivered)
+    if (this.#holdUntilCommitted) {
+      frames = frames.slice(0, Math.max(0, this.#writer.committed.serverSeq - clientDelivered))
+      this.#socketSeq = clientDelivered + frames.length
+    }
     this.#writer.acked(clientDelivered)
     this.#share.sync(this.#outbound)
     if (frames.length === 0) return
@@ -307,8 +328,13 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
       this.endSession(code, reason ?? '', cause)
       return
     }
-    // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it as maybe lost.
-    if (this.socket.readyState === 1) this.#acks.flush()
+    // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it
+    // as maybe lost. Not held for the store: this node is alive and its writer retries until committed.
+    if (this.socket.readyState === 1) {
+      this.#acks.stop()
+      const seq = this.#inbound.takeAck()
+      if (seq > 0) this.#sendControl(encodeAck(seq))
+    }
     super.closeWithCause(code, reason, cause)
   }
 
@@ -547,7 +573,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#share.sync(this.#outbound)
     this.#writer.appended(seq, frame)
     const socket = this.socket
-    if (this.#attached && socket.readyState === 1) {
+    if (this.#attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
       batchWrites(socket)
       const before = socket.bufferedAmount
       socket.send(frame)
@@ -564,6 +590,22 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     batchWrites(socket)
     const before = socket.bufferedAmount
     socket.send(frame)
+    this.guard.checkBuffered(before)
+  }
+
+  /** The store committed a write: acknowledge what it recorded, and send what it now holds. */
+  #committed (): void {
+    if (!this.#attached || this.isEnded) return
+    if (this.#writer.committed.clientDelivered > this.#inbound.acked) this.#acks.delivered()
+    if (!this.#holdUntilCommitted) return
+    const socket = this.socket
+    const upTo = Math.min(this.#writer.committed.serverSeq, this.#outbound.lastSeq)
+    if (socket.readyState !== 1 || upTo <= this.#socketSeq) return
+    const frames = this.#outbound.replayFrom(Math.max(this.#socketSeq, this.#outbound.acked)).slice(0, upTo - Math.max(this.#socketSeq, this.#outbound.acked))
+    this.#socketSeq = upTo
+    batchWrites(socket)
+    const before = socket.bufferedAmount
+    for (const frame of frames) socket.send(frame)
     this.guard.checkBuffered(before)
   }
 

@@ -105,6 +105,8 @@ function decodeState (sessionId: string, reply: Buffer[]): SessionState {
  * then refuses new reliable sessions with 1013 and keeps retrying the writes of live ones.
  */
 export class RedisSessionStore implements SessionStore {
+  /** Messages reach the socket only once recorded in Redis. */
+  readonly outlivesProcess = true
   readonly #redis: Redis | Cluster
   readonly #scripts: ScriptClient
   readonly #prefix: string

@@ -121,6 +121,14 @@ export interface SessionPatch {
 /** Where reliable sessions live between connections. */
 export interface SessionStore {
   /**
+   * True for a store that outlives the process (Redis): the server then writes a message to the
+   * socket only once the store has recorded it, so that a client never holds a message that a
+   * node taking over after a crash does not know (docs/SCALE-OUT.md, "Durability rule").
+   * @default false
+   */
+  readonly outlivesProcess?: boolean
+
+  /**
    * Create a session with a fresh random id (at least 128 bits from a cryptographic source) and
    * epoch, positions at 0 and no messages, owned by `input.ownerId` and attached (it does not
    * expire until released), keeping `input.tokenHash` as its token hash.

@@ -100,6 +100,7 @@ export function faultyStore (store: SessionStore, options: FaultyStoreOptions = 
 
   return {
     inner: store,
+    outlivesProcess: store.outlivesProcess,
     calls,
     failures,
     setLatency (value) {
