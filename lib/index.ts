@@ -42,6 +42,13 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
   fastify.addHook('onRoute', markWebSocketRoute)
   fastify.addHook('onRequest', createUpgradeGate(state))
 
+  const fanout = settings.fanout
+  if (fanout !== undefined) {
+    await fanout.start(state.fannedIn)
+    state.fanout = fanout
+    state.registry.publish = (message) => fanout.publish(message)
+  }
+
   fastify.decorate('wsConnections', state.registry)
   fastify.decorate('wsHeartbeat', state.heartbeat)
   fastify.decorate('wsRoute', createWsRoute(state))
@@ -59,6 +66,7 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
     fastify.server.removeListener('upgrade', endLateUpgrade)
     state.stop()
     await ownStore?.close()
+    await fanout?.close()
   })
 }
 
@@ -78,6 +86,7 @@ export type { WsHandler } from './server-state.js'
 export { WsConnection } from './connection.js'
 export type { CloseCause, CloseInfo, WsConnectionEvents, WsMessage, WsOutgoing } from './connection.js'
 export { ConnectionRegistry } from './registry.js'
+export type { Fanout, FanoutMessage, FanoutBroadcast, FanoutClaim } from './fanout/fanout.js'
 export { ReliableConnection } from './reliable/reliable-connection.js'
 export type { ReliableSendOptions, RequestOptions } from './reliable/reliable-connection.js'
 export type { ReliableOptions } from './reliable/reliable-options.js'

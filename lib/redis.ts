@@ -4,3 +4,5 @@
  */
 export { RedisSessionStore } from './store/redis-session-store.js'
 export type { RedisSessionStoreOptions } from './store/redis-session-store.js'
+export { RedisFanout } from './fanout/redis-fanout.js'
+export type { RedisFanoutOptions } from './fanout/redis-fanout.js'

@@ -1,4 +1,6 @@
 import type { WsConnection, WsOutgoing } from './connection.js'
+import type { FanoutBroadcast } from './fanout/fanout.js'
+import type { Payload } from './protocol/frames.js'
 
 /** Options of `broadcast()`. */
 export interface BroadcastOptions {
@@ -16,6 +18,8 @@ export class ConnectionRegistry {
   readonly #connections = new Map<string, WsConnection<object>>()
   readonly #rooms = new Map<string, Set<WsConnection<object>>>()
   #emptyWaiters: Array<() => void> = []
+  /** Publishes a broadcast to the other nodes (the `fanout` option); unset on a single node. */
+  publish: ((message: FanoutBroadcast) => void) | undefined
 
   /** Number of open connections. */
   get size (): number {
@@ -48,9 +52,21 @@ export class ConnectionRegistry {
 
   /**
    * Send one message to every open connection (and every suspended reliable session), or to a
-   * room's members. Each connection gets it once. Returns how many connections it was sent to.
+   * room's members. Each connection gets it once. With the `fanout` option it also reaches the
+   * connections (or the room's members) of every other node; `except` applies on this node only.
+   * Returns how many connections of THIS node it was sent to.
    */
   broadcast (data: WsOutgoing, options: BroadcastOptions = {}): number {
+    if (this.publish !== undefined) {
+      const message: FanoutBroadcast = { kind: 'broadcast', data: toPayload(data) }
+      if (options.room !== undefined) message.room = options.room
+      this.publish(message)
+    }
+    return this.deliverLocally(data, options)
+  }
+
+  /** @internal A broadcast of this node or another one (fan-out), to this node's connections. */
+  deliverLocally (data: WsOutgoing, options: BroadcastOptions = {}): number {
     const targets = options.room === undefined ? this.#connections.values() : this.room(options.room).values()
     let count = 0
     for (const connection of targets) {
@@ -105,3 +121,9 @@ export class ConnectionRegistry {
 }
 
 const EMPTY: ReadonlySet<WsConnection<object>> = new Set()
+
+function toPayload (data: WsOutgoing): Payload {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+}

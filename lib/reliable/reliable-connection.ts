@@ -609,6 +609,13 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.guard.checkBuffered(before)
   }
 
+  /** @internal Another node claimed the session (a fan-out notice): let go of this copy now. */
+  movedElsewhere (): void {
+    if (this.isEnded) return
+    this.#writer.stop()
+    this.#superseded()
+  }
+
   /** The store says another connection owns the session now (a resume on another node). */
   #superseded (): void {
     this.log.info({ session: this.sessionTag }, 'reliable session resumed elsewhere')

@@ -30,6 +30,8 @@ export interface ReliableServer extends ReliableHost {
   connectionInit (request: FastifyRequest, settings: ResolvedRouteSettings): ConnectionInit
   /** Register a new connection and run the route handler. */
   start (connection: ReliableConnection<object>, request: FastifyRequest, handler: WsHandler<object>): void
+  /** This node claimed a session it did not hold: tell the other nodes (the `fanout` option), so its previous owner lets go at once. */
+  announceClaim (sessionId: string, previousOwner: string): void
   /** Take a suspended session off the expiry list. */
   unsuspend (connection: ReliableConnection<object>): void
 }
@@ -130,6 +132,7 @@ async function completeHandshake (
   const ownerId = server.nextId()
   let state: SessionState | undefined
   let clientDelivered = 0
+  let previousOwner: string | undefined
 
   const route = routeIdentity(request)
   // Every welcome hands out a new token; the store keeps only its hash.
@@ -146,6 +149,7 @@ async function completeHandshake (
     if (outcome.kind === 'claimed') {
       state = outcome.state
       clientDelivered = outcome.delivered
+      previousOwner = outcome.previousOwner
     }
   }
   if (socket.readyState !== 1) {
@@ -198,6 +202,7 @@ async function completeHandshake (
     return
   }
 
+  if (previousOwner !== undefined) server.announceClaim(state.sessionId, previousOwner)
   const connection = new ReliableConnection<object>(
     socket, server.connectionInit(request, settings), state, ownerId, reliable, server, resumed
   )

@@ -17,7 +17,7 @@ import { sessionTag } from './session-tag.js'
 export type ResumeOutcome =
   | { kind: 'refuse', code: number, reason: string }
   | { kind: 'new' }
-  | { kind: 'claimed', state: SessionState, delivered: number }
+  | { kind: 'claimed', state: SessionState, delivered: number, previousOwner: string }
 
 /** What the decision needs to know about the resuming connection. */
 export interface ResumeAttempt {
@@ -73,7 +73,7 @@ export async function decideResume (
   const position = localSession(sessions, resume.sessionId)?.outboundState ??
     { acked: claim.state.serverAcked, lastSeq: claim.state.serverSeq }
   if (resume.delivered >= position.acked && resume.delivered <= position.lastSeq) {
-    return { kind: 'claimed', state: claim.state, delivered: resume.delivered }
+    return { kind: 'claimed', state: claim.state, delivered: resume.delivered, previousOwner: claim.previousOwner }
   }
   // Hand the session back exactly as it was: previous owner, previous token, previous expiry.
   await store.claim({
