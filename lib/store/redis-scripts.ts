@@ -70,10 +70,14 @@ local f = redis.call('HMGET', KEYS[1], 'owner', 'attached', 'seq', 'acked', 'del
 if not f[1] or f[1] ~= ARGV[1] then return 0 end
 local seq, acked, delivered = tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
 local n = #ARGV - 5
-if n > 0 and tonumber(ARGV[3]) ~= seq + 1 then
+local first = tonumber(ARGV[3])
+if n > 0 and first > seq + 1 then
   return redis.error_reply('RANGE appended seq ' .. ARGV[3] .. ' does not follow ' .. seq)
 end
-local newSeq = seq + n
+-- A write retried after a timeout may carry frames the store already holds: skip them.
+local skip = 0
+if n > 0 then skip = math.min(n, seq + 1 - first) end
+local newSeq = seq + n - skip
 local newAcked, newDelivered = tonumber(ARGV[4]), tonumber(ARGV[5])
 if newAcked >= 0 and (newAcked < acked or newAcked > newSeq) then
   return redis.error_reply('RANGE serverAcked ' .. newAcked .. ' must be between ' .. acked .. ' and ' .. newSeq)
@@ -81,10 +85,10 @@ end
 if newDelivered >= 0 and newDelivered < delivered then
   return redis.error_reply('RANGE clientDelivered ' .. newDelivered .. ' is below ' .. delivered)
 end
-for i = 6, #ARGV, 1000 do
+for i = 6 + skip, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-if n > 0 then redis.call('HSET', KEYS[1], 'seq', newSeq) end
+if newSeq > seq then redis.call('HSET', KEYS[1], 'seq', newSeq) end
 if newAcked > acked then
   redis.call('LTRIM', KEYS[2], newAcked - acked, -1)
   redis.call('HSET', KEYS[1], 'acked', newAcked)

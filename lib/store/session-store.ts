@@ -110,7 +110,11 @@ export type ClaimResult =
 
 /** Changes to a session, applied in the order append, `serverAcked`, `clientDelivered`. */
 export interface SessionPatch {
-  /** New server-to-client messages; their seqs must continue `serverSeq` without a gap. */
+  /**
+   * New server-to-client messages; their seqs must continue `serverSeq` without a gap. Messages
+   * whose seq the store already holds are skipped, so a write retried after a timeout (it may have
+   * landed after all) does not fail.
+   */
   append?: readonly StoredMessage[]
   /** New highest acknowledged server seq; messages up to it are dropped. Must not decrease or pass `serverSeq`. */
   serverAcked?: number

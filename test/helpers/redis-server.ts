@@ -16,6 +16,10 @@ export interface RedisServer {
   client (): Redis
   /** Kill the server (SIGKILL), keeping the port: `start()` brings an empty one back on it. */
   crash (): Promise<void>
+  /** Freeze the server (SIGSTOP): connections stay open, commands get no answer. */
+  freeze (): void
+  /** Let a frozen server run again (SIGCONT); its data is intact. */
+  thaw (): void
   /** Start the server again on the same port after `crash()`. */
   start (): Promise<void>
   /** Quit the clients, stop the server and remove its directory. */
@@ -79,6 +83,8 @@ export async function startRedisServer (extraArgs: string[] = []): Promise<Redis
     },
     crash,
     start,
+    freeze: () => { child?.kill('SIGSTOP') },
+    thaw: () => { child?.kill('SIGCONT') },
     async stop () {
       for (const client of clients) client.disconnect()
       await crash()

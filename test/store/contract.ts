@@ -195,6 +195,17 @@ export function sessionStoreContract (name: string, make: () => Promise<SessionS
     })
   })
 
+  it('skips messages it already holds, so a write retried after a timeout succeeds', async () => {
+    const store = await make()
+    const { sessionId } = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
+    await store.update(sessionId, 'c1', { append: messages(1, 2), clientDelivered: 1 })
+    assert.equal(await store.update(sessionId, 'c1', { append: messages(1, 4), clientDelivered: 3 }), true)
+    const state = await store.get(sessionId)
+    assert.equal(state?.serverSeq, 4)
+    assert.equal(state?.clientDelivered, 3)
+    assert.deepEqual(state?.messages, messages(1, 4))
+  })
+
   it('keeps the kind and bytes of text and binary frames', async () => {
     const store = await make()
     const { sessionId } = await store.create({ ...NEW, principal: null, ownerId: 'c1' })
