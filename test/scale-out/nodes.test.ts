@@ -96,8 +96,13 @@ describe('scale-out on Redis: nodes as separate processes', () => {
     await client.send('z3')
     await until(() => received.includes('echo z3'), 'the echo of z3 from node B')
     a.signal('SIGCONT')
-    // Node A wakes up: its timer fires and it tries to write the session; the store refuses it.
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    // Node A wakes up: its timer fires and it sends on the session it lost; that send is refused.
+    let later = { fired: 0, delivered: 0, refused: 0 }
+    await until(async () => {
+      later = (await a.stats()).later as typeof later
+      return later.refused === 1
+    }, 'the zombie send to be refused')
+    assert.deepEqual(later, { fired: 1, delivered: 0, refused: 1 })
     await client.send('z4')
     await until(() => received.includes('echo z4'), 'the echo of z4')
     assert.deepEqual(received, ['echo z1', 'echo z2', 'echo z3', 'echo z4'], 'the zombie sent nothing and took nothing')
