@@ -601,7 +601,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     const socket = this.socket
     const upTo = Math.min(this.#writer.committed.serverSeq, this.#outbound.lastSeq)
     if (socket.readyState !== 1 || upTo <= this.#socketSeq) return
-    const frames = this.#outbound.replayFrom(Math.max(this.#socketSeq, this.#outbound.acked)).slice(0, upTo - Math.max(this.#socketSeq, this.#outbound.acked))
+    // Not replayFrom(): that would count the frames already on the socket as acknowledged.
+    const from = this.#socketSeq
+    const frames: Payload[] = []
+    this.#outbound.forEach((seq, frame) => { if (seq > from && seq <= upTo) frames.push(frame) })
     this.#socketSeq = upTo
     batchWrites(socket)
     const before = socket.bufferedAmount

@@ -4,6 +4,9 @@ import { MemorySessionStore } from '../../lib/index.js'
 import type { WsMessage } from '../../lib/index.js'
 import type { SessionStore } from '../../lib/store/session-store.js'
 import { connectClient, faultyStore, startApp } from '../../lib/testing/index.js'
+import WebSocket from 'ws'
+import { encodeHello } from '../../lib/protocol/handshake.js'
+import { until } from '../scale-out/helpers.js'
 
 const LATENCY = 300
 
@@ -69,5 +72,38 @@ describe('durability rule (docs/SCALE-OUT.md)', () => {
     const state = await store.inner.get(client.sessionId ?? '')
     assert.equal(state?.serverSeq, 1, 'the echo was recorded before it was sent')
     assert.equal(state?.clientDelivered, 1)
+  })
+})
+
+describe('durability rule: sending after commits', () => {
+  test('messages sent after their commit stay unacknowledged until the client acks them', async (t) => {
+    const store = outlivingStore()
+    let settled = 0
+    let unacked = -1
+    let sendSecond: (() => void) | undefined
+    const server = await startApp((app) => {
+      app.wsRoute('/r', { reliable: {} }, (connection) => {
+        void connection.send('first').then(() => { settled++ }, () => {})
+        sendSecond = () => {
+          void connection.send('second').then(() => { settled++ }, () => {})
+          void connection.send('third').then(() => { settled++ }, () => {})
+          setTimeout(() => { unacked = connection.unackedCount }, 200)
+        }
+      })
+    }, { plugin: { sessionStore: store } })
+    t.after(() => server.close())
+    // A raw client that reads but never acks.
+    const socket = new WebSocket(`${server.url}/r`, 'frws.v2')
+    t.after(() => socket.terminate())
+    const frames: string[] = []
+    socket.on('message', (data) => { frames.push(String(data)) })
+    await new Promise((resolve) => socket.once('open', resolve))
+    socket.send(encodeHello({ version: 2 }))
+    await until(() => frames.some((frame) => frame.endsWith('first')), 'the first message')
+    sendSecond?.()
+    await until(() => unacked >= 0, 'the server to look again')
+    assert.equal(frames.filter((frame) => /second|third/.test(frame)).length, 2, 'both later messages reached the socket')
+    assert.equal(unacked, 3, 'nothing counts as acknowledged without an ack')
+    assert.equal(settled, 0, 'no send() resolved without an ack')
   })
 })
