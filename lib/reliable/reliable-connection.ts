@@ -128,17 +128,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#share = new SessionShare(host.budget)
     this.#share.sync(this.#outbound)
     this.#inbound = new InboundTracker(state.clientDelivered)
-    // Acks only what the store has committed (docs/SCALE-OUT.md, "Durability rule").
-    const inbound = this.#inbound
-    const committedAcks = {
-      get unacked (): number { return Math.max(0, writer().committed.clientDelivered - inbound.acked) },
-      takeAck: (): number => inbound.takeAckUpTo(writer().committed.clientDelivered)
-    }
-    const writer = (): SessionWriter => this.#writer
     this.#holdUntilCommitted = host.store.outlivesProcess === true
     this.#socketSeq = state.serverSeq
     this.#acks = new AckScheduler({
-      source: committedAcks,
+      // Acks only what the store has committed (docs/SCALE-OUT.md, "Durability rule").
+      source: this,
       sendAck: (seq) => this.#sendControl(encodeAck(seq)),
       ackInterval: settings.ackInterval,
       ackEvery: settings.ackEvery
@@ -149,11 +143,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.#writer = new SessionWriter(
       host.store, state.sessionId, ownerId,
       { clientDelivered: state.clientDelivered, serverSeq: state.serverSeq },
-      {
-        superseded: () => this.#superseded(),
-        failed: (error, retryDelay) => this.log.error({ err: error, session: this.sessionTag, retryDelay }, 'session store update failed'),
-        committed: () => this.#committed()
-      }
+      this
     )
   }
 
@@ -165,6 +155,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
   /** Until the session ends, including while it is suspended: what is sent then is replayed on resume. */
   override get acceptsMessages (): boolean {
     return !this.isEnded
+  }
+
+  /** @internal AckSource: delivered client messages the store has committed and the client was not yet told of. */
+  get unacked (): number {
+    return Math.max(0, this.#writer.committed.clientDelivered - this.#inbound.acked)
+  }
+
+  /** @internal AckSource: the committed position to acknowledge now (0 when none). */
+  takeAck (): number {
+    return this.#inbound.takeAckUpTo(this.#writer.committed.clientDelivered)
   }
 
   /** Messages sent and not yet acknowledged by the client. */
@@ -593,8 +593,18 @@ export class ReliableConnection<Data extends object = Record<string, unknown>> e
     this.guard.checkBuffered(before)
   }
 
-  /** The store committed a write: acknowledge what it recorded, and send what it now holds. */
-  #committed (): void {
+  /** @internal SessionWriterHost: the store says another connection owns the session now. */
+  storeSuperseded (): void {
+    this.#superseded()
+  }
+
+  /** @internal SessionWriterHost: a write failed and will be retried. */
+  storeWriteFailed (error: unknown, retryDelay: number): void {
+    this.log.error({ err: error, session: this.sessionTag, retryDelay }, 'session store update failed')
+  }
+
+  /** @internal SessionWriterHost: the store committed a write: acknowledge what it recorded, and send what it now holds. */
+  storeCommitted (): void {
     if (!this.#attached || this.isEnded) return
     if (this.#writer.committed.clientDelivered > this.#inbound.acked) this.#acks.delivered()
     if (!this.#holdUntilCommitted) return

@@ -9,14 +9,14 @@ export interface CommittedPosition {
   serverSeq: number
 }
 
-/** Callbacks of a {@link SessionWriter}. */
-export interface SessionWriterEvents {
+/** What a {@link SessionWriter} reports to (the connection; methods rather than closures keep a session small). */
+export interface SessionWriterHost {
   /** The store answered that another connection owns the session (a resume elsewhere); runs once. */
-  superseded: () => void
+  storeSuperseded (): void
   /** A write failed; it is retried (after `retryDelay` ms) with everything that piled up meanwhile. */
-  failed: (error: unknown, retryDelay: number) => void
-  /** A write committed: the position the store now holds (docs/SCALE-OUT.md, "Durability rule"). */
-  committed: (position: CommittedPosition) => void
+  storeWriteFailed (error: unknown, retryDelay: number): void
+  /** A write committed: {@link SessionWriter.committed} moved (docs/SCALE-OUT.md, "Durability rule"). */
+  storeCommitted (): void
 }
 
 const FIRST_RETRY_DELAY = 50
@@ -33,7 +33,7 @@ export class SessionWriter {
   readonly #store: SessionStore
   readonly #sessionId: string
   #ownerId: string
-  readonly #events: SessionWriterEvents
+  readonly #host: SessionWriterHost
   #append: StoredMessage[] = []
   #serverAcked = -1
   #clientDelivered = -1
@@ -45,12 +45,12 @@ export class SessionWriter {
   #stopped = false
   readonly #committed: CommittedPosition
 
-  constructor (store: SessionStore, sessionId: string, ownerId: string, committed: CommittedPosition, events: SessionWriterEvents) {
+  constructor (store: SessionStore, sessionId: string, ownerId: string, committed: CommittedPosition, host: SessionWriterHost) {
     this.#store = store
     this.#sessionId = sessionId
     this.#ownerId = ownerId
     this.#committed = { ...committed }
-    this.#events = events
+    this.#host = host
   }
 
   /** The connection (socket) id that owns the session in the store. */
@@ -165,18 +165,18 @@ export class SessionWriter {
       if (this.#stopped) return
       if (!owned) {
         this.stop()
-        this.#events.superseded()
+        this.#host.storeSuperseded()
         return
       }
       this.#retryDelay = 0
       if (patch.clientDelivered !== undefined) this.#committed.clientDelivered = patch.clientDelivered
       if (patch.append !== undefined) this.#committed.serverSeq = patch.append[patch.append.length - 1].seq
-      this.#events.committed(this.#committed)
+      this.#host.storeCommitted()
     } catch (error) {
       if (this.#stopped) return
       this.#putBack(patch)
       this.#retryDelay = Math.min(MAX_RETRY_DELAY, this.#retryDelay === 0 ? FIRST_RETRY_DELAY : this.#retryDelay * 2)
-      this.#events.failed(error, this.#retryDelay)
+      this.#host.storeWriteFailed(error, this.#retryDelay)
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined
         this.#write()
