@@ -17,7 +17,8 @@ after(async () => { await redis.stop() })
 test('npm run example:cluster: two nodes share the chat through Redis', async (t) => {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE], {
-    env: { ...process.env, REDIS_URL: redis.url, PORT: String(port), NODES: '2' },
+    // Not a test-runner child, and no coverage files from the example (as test/helpers/child-server.ts).
+    env: { ...process.env, NODE_TEST_CONTEXT: undefined, NODE_V8_COVERAGE: '', REDIS_URL: redis.url, PORT: String(port), NODES: '2' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = once(child, 'exit')
