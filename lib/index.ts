@@ -44,7 +44,7 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
 
   const fanout = settings.fanout
   if (fanout !== undefined) {
-    await fanout.start(state.fannedIn)
+    await fanout.start(state.fannedIn, (error) => fastify.log.warn({ err: error }, 'fan-out failed'))
     state.fanout = fanout
     state.registry.publish = (message) => fanout.publish(message)
   }

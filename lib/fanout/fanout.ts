@@ -27,9 +27,12 @@ export type FanoutMessage = FanoutBroadcast | FanoutClaim
  * published meanwhile (reliable sessions still get everything sent to them directly).
  */
 export interface Fanout {
-  /** Begin receiving; `receive` runs for each message another node published. */
-  start (receive: (message: FanoutMessage) => void): Promise<void>
-  /** Send to the other nodes. Never throws: a failure is reported through `onError` of the implementation. */
+  /**
+   * Begin receiving; `receive` runs for each message another node published. `onError` reports a
+   * publish that failed or a message that could not be read (the plugin logs it at warn).
+   */
+  start (receive: (message: FanoutMessage) => void, onError: (error: Error) => void): Promise<void>
+  /** Send to the other nodes. Never throws: a failure goes to the `onError` given to `start`. */
   publish (message: FanoutMessage): void
   /** Stop receiving and release what `start` acquired. */
   close (): Promise<void>

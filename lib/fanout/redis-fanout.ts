@@ -11,7 +11,10 @@ export interface RedisFanoutOptions {
    * @default 'frws:fanout'
    */
   channel?: string
-  /** Called when a publish fails or a message cannot be decoded. @default ignore */
+  /**
+   * Called when a publish fails or a message cannot be decoded.
+   * @default the plugin's logger (warn, `fan-out failed`)
+   */
   onError?: (error: Error) => void
 }
 
@@ -61,12 +64,12 @@ function decode (raw: Buffer): { node: string, message: FanoutMessage } {
 export class RedisFanout implements Fanout {
   readonly #redis: Redis | Cluster
   readonly #channel: string
-  readonly #onError: (error: Error) => void
+  #onError: ((error: Error) => void) | undefined
   readonly #node = randomBytes(9).toString('base64url')
   #subscriber: Redis | undefined
 
   constructor (options: RedisFanoutOptions) {
-    const { redis, channel = 'frws:fanout', onError = () => {} } = options
+    const { redis, channel = 'frws:fanout', onError } = options
     if (redis === null || typeof redis !== 'object' || typeof redis.duplicate !== 'function') throw new TypeError('redis must be an ioredis client')
     if (typeof channel !== 'string' || channel === '') throw new TypeError('channel must be a non-empty string')
     this.#redis = redis
@@ -75,18 +78,19 @@ export class RedisFanout implements Fanout {
   }
 
   /** {@inheritDoc Fanout.start} */
-  async start (receive: (message: FanoutMessage) => void): Promise<void> {
+  async start (receive: (message: FanoutMessage) => void, onError: (error: Error) => void): Promise<void> {
+    this.#onError ??= onError
     // The union of Redis and Cluster has no common duplicate() signature; both take no argument here.
     const subscriber = (this.#redis as Redis).duplicate()
     this.#subscriber = subscriber
-    subscriber.on('error', (error: Error) => this.#onError(error))
+    subscriber.on('error', (error: Error) => this.#reportError(error))
     subscriber.on('messageBuffer', (channel: Buffer, raw: Buffer) => {
       if (channel.toString() !== this.#channel) return
       let decoded
       try {
         decoded = decode(raw)
       } catch (error) {
-        this.#onError(error as Error)
+        this.#reportError(error as Error)
         return
       }
       if (decoded.node !== this.#node) receive(decoded.message)
@@ -96,7 +100,11 @@ export class RedisFanout implements Fanout {
 
   /** {@inheritDoc Fanout.publish} */
   publish (message: FanoutMessage): void {
-    this.#redis.publish(this.#channel, encode(this.#node, message)).catch((error: Error) => this.#onError(error))
+    this.#redis.publish(this.#channel, encode(this.#node, message)).catch((error: Error) => this.#reportError(error))
+  }
+
+  #reportError (error: Error): void {
+    this.#onError?.(error)
   }
 
   /** {@inheritDoc Fanout.close} */

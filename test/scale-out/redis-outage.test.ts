@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import type { WsMessage } from '../../lib/index.js'
-import { RedisSessionStore } from '../../lib/redis.js'
+import { RedisFanout, RedisSessionStore } from '../../lib/redis.js'
 import { encodeHello } from '../../lib/protocol/handshake.js'
 import { connectClient, startApp } from '../../lib/testing/index.js'
 import type { StartedApp } from '../../lib/testing/index.js'
@@ -28,7 +28,7 @@ async function appOnRedis (): Promise<{ server: StartedApp, logs: ReturnType<typ
       connection.on('message', (data: WsMessage) => { void connection.send(`echo ${String(data)}`) })
     })
   }, {
-    plugin: { sessionStore: new RedisSessionStore({ redis: client, commandTimeout: 300 }) },
+    plugin: { sessionStore: new RedisSessionStore({ redis: client, commandTimeout: 300 }), fanout: new RedisFanout({ redis: client }) },
     fastify: { logger: { level: 'info', stream: logs.stream } }
   })
   return { server, logs }
@@ -85,13 +85,15 @@ describe('Redis unreachable for a while', () => {
     assert.equal(await reliableAttempt(`${server.url}/r`), 'open', 'new sessions accepted again')
   })
 
-  test('Redis killed and restarted: refused while down, accepted again after', async (t) => {
-    const { server } = await appOnRedis()
+  test('Redis killed and restarted: refused while down, broadcasts reported, accepted again after', async (t) => {
+    const { server, logs } = await appOnRedis()
     t.after(() => server.close())
     await redis.crash()
     try {
       assert.deepEqual(await reliableAttempt(`${server.url}/r`), { code: 1013, reason: 'session store unavailable' })
       assert.equal(await plainEcho(`${server.url}/plain`), 'ping me')
+      server.app.wsConnections.broadcast('to other nodes')
+      await until(() => logs.lines.some((line) => line.msg === 'fan-out failed' && line.level === LogLevel.warn), 'the fan-out failure logged')
     } finally {
       await redis.start()
     }
