@@ -147,3 +147,10 @@ export const FRWS_ERR_MESSAGE_INVALID = createError<[string, string]>(
   'Invalid %s message %s',
   500
 )
+
+/** The session store could not be reached or did not answer in time (issue 9). */
+export const FRWS_ERR_STORE_UNAVAILABLE = createError<[string, string]>(
+  'FRWS_ERR_STORE_UNAVAILABLE',
+  'Session store unavailable during %s: %s',
+  503
+)

@@ -10,7 +10,7 @@ import { resolveOptions } from './options.js'
 import { createWsRoute } from './route.js'
 import { ServerState } from './server-state.js'
 import { createUpgradeGate, markWebSocketRoute } from './upgrade-admission.js'
-import { MemorySessionStore } from './reliable/memory-session-store.js'
+import { MemorySessionStore } from './store/memory-session-store.js'
 import { chooseSubprotocol } from './subprotocol-choice.js'
 import './types.js'
 
@@ -42,6 +42,13 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
   fastify.addHook('onRoute', markWebSocketRoute)
   fastify.addHook('onRequest', createUpgradeGate(state))
 
+  const fanout = settings.fanout
+  if (fanout !== undefined) {
+    await fanout.start(state.fannedIn, (error) => fastify.log.warn({ err: error }, 'fan-out failed'))
+    state.fanout = fanout
+    state.registry.publish = (message) => fanout.publish(message)
+  }
+
   fastify.decorate('wsConnections', state.registry)
   fastify.decorate('wsHeartbeat', state.heartbeat)
   fastify.decorate('wsRoute', createWsRoute(state))
@@ -59,6 +66,7 @@ async function reliableWsPlugin (fastify: FastifyInstance, options: FastifyRelia
     fastify.server.removeListener('upgrade', endLateUpgrade)
     state.stop()
     await ownStore?.close()
+    await fanout?.close()
   })
 }
 
@@ -78,12 +86,13 @@ export type { WsHandler } from './server-state.js'
 export { WsConnection } from './connection.js'
 export type { CloseCause, CloseInfo, WsConnectionEvents, WsMessage, WsOutgoing } from './connection.js'
 export { ConnectionRegistry } from './registry.js'
+export type { Fanout, FanoutMessage, FanoutBroadcast, FanoutClaim } from './fanout/fanout.js'
 export { ReliableConnection } from './reliable/reliable-connection.js'
 export type { ReliableSendOptions, RequestOptions } from './reliable/reliable-connection.js'
 export type { ReliableOptions } from './reliable/reliable-options.js'
 export type { SessionBudgetOptions } from './reliable/session-budget-options.js'
-export { MemorySessionStore } from './reliable/memory-session-store.js'
-export type { SessionStore, SessionState, SessionPatch, ClaimResult, StoredMessage } from './reliable/session-store.js'
+export { MemorySessionStore } from './store/memory-session-store.js'
+export type { SessionStore, SessionState, SessionPatch, ClaimResult, StoredMessage } from './store/session-store.js'
 export type { Respond } from './connection.js'
 export type { BroadcastOptions } from './registry.js'
 export { CloseCode, CloseReason } from './protocol/close-codes.js'

@@ -3,7 +3,8 @@ import type { OriginOption, OriginPredicate } from './origin-policy.js'
 import { compileOriginPolicy } from './origin-policy.js'
 import { checkBoolean, checkInteger, checkKnownKeys, checkLimit, checkObject, invalidOption } from './option-checks.js'
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
-import type { SessionStore } from './reliable/session-store.js'
+import type { SessionStore } from './store/session-store.js'
+import type { Fanout } from './fanout/fanout.js'
 import { resolveSessionBudget } from './reliable/session-budget-options.js'
 import type { ResolvedSessionBudget, SessionBudgetOptions } from './reliable/session-budget-options.js'
 import { MIN_HEARTBEAT_INTERVAL } from './heartbeat/heartbeat-settings.js'
@@ -71,6 +72,12 @@ export interface FastifyReliableWsOptions extends LimitOptions {
   /** Where reliable sessions live; share one store between nodes to resume on any node. @default a new MemorySessionStore */
   sessionStore?: SessionStore
   /**
+   * Carries `wsConnections.broadcast()` and resume notices to the other nodes of the application
+   * (`RedisFanout` from `fastify-reliable-ws/redis`; docs/SCALE-OUT.md). Closed by the plugin on `fastify.close()`.
+   * @default undefined (broadcasts reach this node's connections only)
+   */
+  fanout?: Fanout
+  /**
    * The memory budget of reliable sessions, in real bytes, and the caps on suspended sessions
    * (docs/PROTOCOL.md, "Memory budget").
    * @default { maxTotalBytes: 268435456, maxSessionBytes: 2097152, maxSuspended: 10000, maxSuspendedPerAddress: 100, unackedSessionTimeout: 10000 }
@@ -123,6 +130,7 @@ export interface ResolvedRouteSettings {
 /** Plugin settings after defaults. */
 export interface ResolvedOptions extends ResolvedRouteSettings {
   sessionStore: SessionStore | undefined
+  fanout: Fanout | undefined
   sessionBudget: ResolvedSessionBudget
   maxPayload: number
   maxConnections: number
@@ -148,7 +156,7 @@ export const DEFAULTS = {
 
 const PLUGIN_KEYS = [
   'origins', 'allowMissingOrigin', 'maxPayload', 'maxConnections', 'closeTimeout',
-  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore', 'sessionBudget',
+  'handshakeTimeout', 'heartbeat', 'idleTimeout', 'infoRoute', 'sessionStore', 'fanout', 'sessionBudget',
   'maxConnectionsPerAddress', 'upgradeRate', ...LIMIT_KEYS
 ] as const
 
@@ -164,6 +172,15 @@ function resolveUpgradeRate (value: unknown): Required<UpgradeRateOptions> | fal
 }
 
 const STORE_METHODS = ['create', 'claim', 'update', 'release', 'delete', 'get', 'close'] as const
+
+/** Validate the `fanout` option; `undefined` means local broadcasts only. */
+export function checkFanout (value: unknown): Fanout | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || ['start', 'publish', 'close'].some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+    invalidOption('fanout', 'a Fanout (an object with start, publish, close)', value)
+  }
+  return value as Fanout
+}
 
 /** Validate the `sessionStore` option; `undefined` means the default in-memory store. */
 export function checkSessionStore (value: unknown): SessionStore | undefined {
@@ -209,6 +226,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   return {
     originPredicate: compileOriginPolicy('origins', options.origins),
     sessionStore: checkSessionStore(options.sessionStore),
+    fanout: checkFanout(options.fanout),
     sessionBudget: resolveSessionBudget(options.sessionBudget),
     allowMissingOrigin: checkBoolean('allowMissingOrigin', options.allowMissingOrigin ?? DEFAULTS.allowMissingOrigin),
     maxPayload: checkInteger('maxPayload', options.maxPayload ?? DEFAULTS.maxPayload, 1),

@@ -2,6 +2,8 @@ import type { WsConnection, WsOutgoing } from './connection.js'
 import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
 import type { MessageSchemas, Sendable } from './messages/types.js'
 import { describeProblem, encodeOutgoing, resolveMessages } from './messages/validate.js'
+import type { FanoutBroadcast } from './fanout/fanout.js'
+import type { Payload } from './protocol/frames.js'
 
 /** Options of `broadcast()`. */
 export interface BroadcastOptions {
@@ -19,6 +21,8 @@ export class ConnectionRegistry {
   readonly #connections = new Map<string, WsConnection<object>>()
   readonly #rooms = new Map<string, Set<WsConnection<object>>>()
   #emptyWaiters: Array<() => void> = []
+  /** Publishes a broadcast to the other nodes (the `fanout` option); unset on a single node. */
+  publish: ((message: FanoutBroadcast) => void) | undefined
 
   /** Number of open connections. */
   get size (): number {
@@ -51,7 +55,9 @@ export class ConnectionRegistry {
 
   /**
    * Send one message to every open connection (and every suspended reliable session), or to a
-   * room's members. Each connection gets it once. Returns how many connections it was sent to.
+   * room's members. Each connection gets it once. With the `fanout` option it also reaches the
+   * connections (or the room's members) of every other node; `except` applies on this node only.
+   * Returns how many connections of THIS node it was sent to.
    *
    * With `messages` (a route's schemas), `data` is typed by `messages.fromServer`, validated and
    * encoded once, and the same payload goes to every target (use a room to reach only that route's
@@ -61,14 +67,33 @@ export class ConnectionRegistry {
   broadcast<const M extends MessageSchemas> (data: Sendable<M['fromServer']>, options: BroadcastOptions & { messages: M }): number
   broadcast (data: WsOutgoing, options?: BroadcastOptions): number
   broadcast (data: unknown, options: BroadcastOptions & { messages?: MessageSchemas } = {}): number {
-    let send = (connection: WsConnection<object>): Promise<void> => connection.send(data as WsOutgoing)
+    let payload = data as WsOutgoing
+    let encoded = false
     if (options.messages !== undefined) {
       const resolved = resolveMessages(options.messages, 'messages')
       if ('bad' in resolved) throw new FRWS_ERR_MESSAGE_INVALID('outgoing', `: ${resolved.bad} is not ${resolved.expected}`)
-      const encoded = encodeOutgoing(resolved.codec, resolved.fromServer, data)
-      if (!encoded.ok) throw new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(encoded.problem))
-      send = (connection) => connection.sendEncoded(encoded.value)
+      const result = encodeOutgoing(resolved.codec, resolved.fromServer, data)
+      if (!result.ok) throw new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(result.problem))
+      payload = result.value
+      encoded = true
     }
+    if (this.publish !== undefined) {
+      const message: FanoutBroadcast = { kind: 'broadcast', data: toPayload(payload) }
+      if (options.room !== undefined) message.room = options.room
+      if (encoded) message.encoded = true
+      this.publish(message)
+    }
+    return this.deliverLocally(payload, options, encoded)
+  }
+
+  /**
+   * @internal A broadcast of this node or another one (fan-out), to this node's connections;
+   * `encoded` when the payload already went through a route's codec (typed broadcast).
+   */
+  deliverLocally (data: WsOutgoing, options: BroadcastOptions = {}, encoded = false): number {
+    const send = encoded
+      ? (connection: WsConnection<object>): Promise<void> => connection.sendEncoded(data)
+      : (connection: WsConnection<object>): Promise<void> => connection.send(data)
     const targets = options.room === undefined ? this.#connections.values() : this.room(options.room).values()
     let count = 0
     for (const connection of targets) {
@@ -123,3 +148,9 @@ export class ConnectionRegistry {
 }
 
 const EMPTY: ReadonlySet<WsConnection<object>> = new Set()
+
+function toPayload (data: WsOutgoing): Payload {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+}

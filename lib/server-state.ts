@@ -17,7 +17,8 @@ import type { ReliableConnection } from './reliable/reliable-connection.js'
 import type { ReliableServer } from './reliable/reliable-handshake.js'
 import { acceptReliable } from './reliable/reliable-handshake.js'
 import type { ResolvedReliable } from './reliable/reliable-options.js'
-import type { SessionStore } from './reliable/session-store.js'
+import type { SessionStore } from './store/session-store.js'
+import type { Fanout, FanoutMessage } from './fanout/fanout.js'
 import { SuspendedSessions } from './reliable/suspended-sessions.js'
 import { SessionBudget } from './reliable/session-budget.js'
 import { publishConnectionOpen } from './metrics/publish.js'
@@ -186,6 +187,24 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   }
 
   /** Stop timers (after the graceful close). */
+  /** Publishes to the other nodes; set by the plugin when the `fanout` option is given. */
+  fanout: Fanout | undefined
+
+  /** {@inheritDoc ReliableServer.announceClaim} */
+  announceClaim (sessionId: string, previousOwner: string): void {
+    this.fanout?.publish({ kind: 'claim', sessionId, previousOwner })
+  }
+
+  /** A message another node published (the `fanout` option). */
+  readonly fannedIn = (message: FanoutMessage): void => {
+    if (message.kind === 'broadcast') {
+      this.registry.deliverLocally(message.data, message.room === undefined ? {} : { room: message.room }, message.encoded === true)
+      return
+    }
+    const local = this.sessions.get(message.sessionId)
+    if (local !== undefined && local.ownerId === message.previousOwner) local.movedElsewhere()
+  }
+
   stop (): void {
     this.heartbeat.close()
     this.#suspended.clear()

@@ -32,6 +32,8 @@ const invalidPluginOptions: Array<[string, Record<string, unknown>, string]> = [
   ['heartbeat: true', { heartbeat: true }, 'heartbeat'],
   ['idleTimeout: -5', { idleTimeout: -5 }, 'idleTimeout'],
   ["infoRoute: 'no'", { infoRoute: 'no' }, 'infoRoute'],
+  ["fanout: 'redis'", { fanout: 'redis' }, 'fanout'],
+  ['fanout: an object without publish', { fanout: { start: () => {}, close: () => {} } }, 'fanout'],
   ['a typo of a known option', { maxPayLoad: 1024 }, 'maxPayLoad']
 ]
 

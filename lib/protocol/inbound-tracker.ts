@@ -86,4 +86,15 @@ export class InboundTracker {
     this.ackedSeq = this.deliveredSeq
     return this.deliveredSeq
   }
+
+  /**
+   * Like {@link takeAck}, but acknowledge no further than `limit` (the server passes the position
+   * its store has committed: docs/SCALE-OUT.md, "Durability rule").
+   */
+  takeAckUpTo (limit: number): number {
+    const seq = Math.min(limit, this.deliveredSeq)
+    if (seq <= this.ackedSeq) return 0
+    this.ackedSeq = seq
+    return seq
+  }
 }

@@ -20,7 +20,7 @@ import {
   FRWS_ERR_MESSAGE_INVALID, FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
-import type { SessionState, SessionStore } from './session-store.js'
+import type { SessionState, SessionStore } from '../store/session-store.js'
 import { SessionWriter } from './session-writer.js'
 import { sessionTag } from './session-tag.js'
 import { noop, rejected, withTimeout } from './send-promises.js'
@@ -112,6 +112,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   #requestsFromClient = 0
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
+  /** True when messages reach the socket only once the store recorded them (`SessionStore.outlivesProcess`). */
+  readonly #holdUntilCommitted: boolean
+  /** Highest seq written to the current socket (used while {@link #holdUntilCommitted}). */
+  #socketSeq: number
 
   /** @internal */
   constructor (
@@ -133,8 +137,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#share = new SessionShare(host.budget)
     this.#share.sync(this.#outbound)
     this.#inbound = new InboundTracker(state.clientDelivered)
+    this.#holdUntilCommitted = host.store.outlivesProcess === true
+    this.#socketSeq = state.serverSeq
     this.#acks = new AckScheduler({
-      source: this.#inbound,
+      // Acks only what the store has committed (docs/SCALE-OUT.md, "Durability rule").
+      source: this,
       sendAck: (seq) => this.#sendControl(encodeAck(seq)),
       ackInterval: settings.ackInterval,
       ackEvery: settings.ackEvery
@@ -144,8 +151,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     })
     this.#writer = new SessionWriter(
       host.store, state.sessionId, ownerId,
-      () => this.#superseded(),
-      (error) => this.log.error({ err: error, session: this.sessionTag }, 'session store update failed')
+      { clientDelivered: state.clientDelivered, serverSeq: state.serverSeq },
+      this
     )
   }
 
@@ -157,6 +164,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   /** Until the session ends, including while it is suspended: what is sent then is replayed on resume. */
   override get acceptsMessages (): boolean {
     return !this.isEnded
+  }
+
+  /** @internal AckSource: delivered client messages the store has committed and the client was not yet told of. */
+  get unacked (): number {
+    return Math.max(0, this.#writer.committed.clientDelivered - this.#inbound.acked)
+  }
+
+  /** @internal AckSource: the committed position to acknowledge now (0 when none). */
+  takeAck (): number {
+    return this.#inbound.takeAckUpTo(this.#writer.committed.clientDelivered)
   }
 
   /** Messages sent and not yet acknowledged by the client. */
@@ -271,7 +288,11 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
    */
   startStreaming (clientDelivered: number): void {
     this.#inbound.startConnection()
-    const frames = this.#outbound.replayFrom(clientDelivered)
+    let frames = this.#outbound.replayFrom(clientDelivered)
+    if (this.#holdUntilCommitted) {
+      frames = frames.slice(0, Math.max(0, this.#writer.committed.serverSeq - clientDelivered))
+      this.#socketSeq = clientDelivered + frames.length
+    }
     this.#writer.acked(clientDelivered)
     this.#share.sync(this.#outbound)
     if (frames.length === 0) return
@@ -355,8 +376,13 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       this.endSession(code, reason ?? '', cause)
       return
     }
-    // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it as maybe lost.
-    if (this.socket.readyState === 1) this.#acks.flush()
+    // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it
+    // as maybe lost. Not held for the store: this node is alive and its writer retries until committed.
+    if (this.socket.readyState === 1) {
+      this.#acks.stop()
+      const seq = this.#inbound.takeAck()
+      if (seq > 0) this.#sendControl(encodeAck(seq))
+    }
     super.closeWithCause(code, reason, cause)
   }
 
@@ -625,7 +651,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#share.sync(this.#outbound)
     this.#writer.appended(seq, frame)
     const socket = this.socket
-    if (this.#attached && socket.readyState === 1) {
+    if (this.#attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
       batchWrites(socket)
       const before = socket.bufferedAmount
       socket.send(frame)
@@ -645,6 +671,42 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     socket.send(frame)
     if (messageOut.hasSubscribers) publishMessageOut(this, frame)
     this.guard.checkBuffered(before)
+  }
+
+  /** @internal SessionWriterHost: the store says another connection owns the session now. */
+  storeSuperseded (): void {
+    this.#superseded()
+  }
+
+  /** @internal SessionWriterHost: a write failed and will be retried. */
+  storeWriteFailed (error: unknown, retryDelay: number): void {
+    this.log.error({ err: error, session: this.sessionTag, retryDelay }, 'session store update failed')
+  }
+
+  /** @internal SessionWriterHost: the store committed a write: acknowledge what it recorded, and send what it now holds. */
+  storeCommitted (): void {
+    if (!this.#attached || this.isEnded) return
+    if (this.#writer.committed.clientDelivered > this.#inbound.acked) this.#acks.delivered()
+    if (!this.#holdUntilCommitted) return
+    const socket = this.socket
+    const upTo = Math.min(this.#writer.committed.serverSeq, this.#outbound.lastSeq)
+    if (socket.readyState !== 1 || upTo <= this.#socketSeq) return
+    // Not replayFrom(): that would count the frames already on the socket as acknowledged.
+    const from = this.#socketSeq
+    const frames: Payload[] = []
+    this.#outbound.forEach((seq, frame) => { if (seq > from && seq <= upTo) frames.push(frame) })
+    this.#socketSeq = upTo
+    batchWrites(socket)
+    const before = socket.bufferedAmount
+    for (const frame of frames) socket.send(frame)
+    this.guard.checkBuffered(before)
+  }
+
+  /** @internal Another node claimed the session (a fan-out notice): let go of this copy now. */
+  movedElsewhere (): void {
+    if (this.isEnded) return
+    this.#writer.stop()
+    this.#superseded()
   }
 
   /** The store says another connection owns the session now (a resume on another node). */

@@ -16,7 +16,8 @@ import { decideResume, localSession } from './resume-decision.js'
 import { issueResumeToken } from './resume-token.js'
 import { routeIdentity } from './route-identity.js'
 import { SESSION_OVERHEAD } from './session-budget.js'
-import type { SessionState } from './session-store.js'
+import type { SessionState } from '../store/session-store.js'
+import { isStoreUnavailable } from '../store/store-errors.js'
 import type { WsHandler } from '../server-state.js'
 import {
   publishConnectionOpen, publishHandshakeLimitHit, publishResumeOutcome, publishSessionResume
@@ -34,6 +35,8 @@ export interface ReliableServer extends ReliableHost {
   connectionInit (request: FastifyRequest, settings: ResolvedRouteSettings): ConnectionInit
   /** Register a new connection and run the route handler. */
   start (connection: ReliableConnection<object>, request: FastifyRequest, handler: WsHandler<object>): void
+  /** This node claimed a session it did not hold: tell the other nodes (the `fanout` option), so its previous owner lets go at once. */
+  announceClaim (sessionId: string, previousOwner: string): void
   /** Take a suspended session off the expiry list. */
   unsuspend (connection: ReliableConnection<object>): void
 }
@@ -76,6 +79,12 @@ export function acceptReliable (
       return pipelined ?? []
     })
       .catch((error: unknown) => {
+        // The store cannot be reached (issue 9): refuse the session for now; the client retries later.
+        if (isStoreUnavailable(error)) {
+          request.log.warn({ err: error }, 'reliable session refused: session store unavailable')
+          closeWith(socket, CloseCode.TRY_AGAIN_LATER, 'session store unavailable')
+          return
+        }
         request.log.error({ err: error }, 'reliable handshake failed')
         closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error')
       })
@@ -133,6 +142,7 @@ async function completeHandshake (
   const ownerId = server.nextId()
   let state: SessionState | undefined
   let clientDelivered = 0
+  let previousOwner: string | undefined
 
   const route = routeIdentity(request)
   // Every welcome hands out a new token; the store keeps only its hash.
@@ -150,6 +160,7 @@ async function completeHandshake (
     if (outcome.kind === 'claimed') {
       state = outcome.state
       clientDelivered = outcome.delivered
+      previousOwner = outcome.previousOwner
     }
   }
   if (socket.readyState !== 1) {
@@ -207,6 +218,7 @@ async function completeHandshake (
     return
   }
 
+  if (previousOwner !== undefined) server.announceClaim(state.sessionId, previousOwner)
   const connection = new ReliableConnection<object>(
     socket, server.connectionInit(request, settings), state, ownerId, reliable, server, resumed
   )

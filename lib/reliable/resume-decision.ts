@@ -10,14 +10,14 @@ import { CloseCode } from '../protocol/close-codes.js'
 import type { ResumePosition } from '../protocol/handshake.js'
 import type { ReliableConnection } from './reliable-connection.js'
 import { hashResumeToken } from './resume-token.js'
-import type { ClaimResult, SessionState, SessionStore } from './session-store.js'
+import type { ClaimResult, SessionState, SessionStore } from '../store/session-store.js'
 import { sessionTag } from './session-tag.js'
 
 /** What a resume attempt comes to. */
 export type ResumeOutcome =
   | { kind: 'refuse', code: number, reason: string }
   | { kind: 'new' }
-  | { kind: 'claimed', state: SessionState, delivered: number }
+  | { kind: 'claimed', state: SessionState, delivered: number, previousOwner: string }
 
 /** What the decision needs to know about the resuming connection. */
 export interface ResumeAttempt {
@@ -73,7 +73,7 @@ export async function decideResume (
   const position = localSession(sessions, resume.sessionId)?.outboundState ??
     { acked: claim.state.serverAcked, lastSeq: claim.state.serverSeq }
   if (resume.delivered >= position.acked && resume.delivered <= position.lastSeq) {
-    return { kind: 'claimed', state: claim.state, delivered: resume.delivered }
+    return { kind: 'claimed', state: claim.state, delivered: resume.delivered, previousOwner: claim.previousOwner }
   }
   // Hand the session back exactly as it was: previous owner, previous token, previous expiry.
   await store.claim({

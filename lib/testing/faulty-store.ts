@@ -3,7 +3,7 @@
  * reliable route does when its store (Redis, a database) lags or goes down.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { SessionStore } from '../reliable/session-store.js'
+import type { SessionStore } from '../store/session-store.js'
 
 /** The methods of a {@link SessionStore} that a {@link FaultyStore} can slow down or fail (`close` always passes through). */
 export type SessionStoreMethod = 'create' | 'claim' | 'update' | 'release' | 'delete' | 'get'
@@ -100,6 +100,7 @@ export function faultyStore (store: SessionStore, options: FaultyStoreOptions = 
 
   return {
     inner: store,
+    outlivesProcess: store.outlivesProcess,
     calls,
     failures,
     setLatency (value) {

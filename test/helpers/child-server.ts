@@ -23,6 +23,8 @@ export interface ChildServer {
   close (): Promise<number>
   /** Kill the child at once (SIGKILL). */
   kill (): void
+  /** Send the child a signal (e.g. SIGSTOP and SIGCONT to make a zombie node). */
+  signal (signal: NodeJS.Signals): void
   /** Resolves with the exit code (or signal) once the child has exited. */
   readonly exited: Promise<number | string>
 }
@@ -88,6 +90,7 @@ export async function startChildServer (options: ChildServerOptions): Promise<Ch
       return took
     },
     kill: () => { child.kill('SIGKILL') },
+    signal: (signal) => { child.kill(signal) },
     exited
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { MESSAGE_OVERHEAD, SESSION_OVERHEAD, SessionBudget, SessionShare, frameHeldBytes, sessionBytes } from '../../lib/reliable/session-budget.js'
 import { SESSION_BUDGET_DEFAULTS } from '../../lib/reliable/session-budget-options.js'
 import { SuspendedSessions } from '../../lib/reliable/suspended-sessions.js'
-import { MemorySessionStore } from '../../lib/reliable/memory-session-store.js'
+import { MemorySessionStore } from '../../lib/store/memory-session-store.js'
 
 describe('SessionBudget', () => {
   it('charges and releases bytes against maxTotalBytes; fits() says whether more bytes would fit', () => {

@@ -137,6 +137,13 @@ describe('a reliable route on a faulty store', () => {
     assert.equal((line?.err as { message: string }).message, 'write lost')
     assert.equal(typeof line?.session, 'string', 'the line names the session by its tag')
     assert.ok(store.calls.update > store.failures.update, 'later writes reached the store')
+    assert.equal(typeof line?.retryDelay, 'number', 'the failed write is retried')
+    // The failed write is retried, not dropped: the store ends up with both deliveries.
+    const sessionId = client.sessionId ?? ''
+    let stored = 0
+    const poll = setInterval(() => { void store.inner.get(sessionId).then((state) => { stored = state?.clientDelivered ?? 0 }) }, 20)
+    t.after(() => clearInterval(poll))
+    await waitFor(() => stored === 2, 'the store to hold both deliveries', 5000)
   })
 
   test('a slow store delays the welcome by at least its latency, and the session works', async (t) => {

@@ -110,7 +110,11 @@ export type ClaimResult =
 
 /** Changes to a session, applied in the order append, `serverAcked`, `clientDelivered`. */
 export interface SessionPatch {
-  /** New server-to-client messages; their seqs must continue `serverSeq` without a gap. */
+  /**
+   * New server-to-client messages; their seqs must continue `serverSeq` without a gap. Messages
+   * whose seq the store already holds are skipped, so a write retried after a timeout (it may have
+   * landed after all) does not fail.
+   */
   append?: readonly StoredMessage[]
   /** New highest acknowledged server seq; messages up to it are dropped. Must not decrease or pass `serverSeq`. */
   serverAcked?: number
@@ -120,6 +124,14 @@ export interface SessionPatch {
 
 /** Where reliable sessions live between connections. */
 export interface SessionStore {
+  /**
+   * True for a store that outlives the process (Redis): the server then writes a message to the
+   * socket only once the store has recorded it, so that a client never holds a message that a
+   * node taking over after a crash does not know (docs/SCALE-OUT.md, "Durability rule").
+   * @default false
+   */
+  readonly outlivesProcess?: boolean
+
   /**
    * Create a session with a fresh random id (at least 128 bits from a cryptographic source) and
    * epoch, positions at 0 and no messages, owned by `input.ownerId` and attached (it does not

@@ -8,7 +8,7 @@ import type {
   SessionState,
   SessionStore
 } from './session-store.js'
-import { resumeTokenHashesMatch } from './resume-token.js'
+import { resumeTokenHashesMatch } from '../reliable/resume-token.js'
 
 /** Options of {@link MemorySessionStore}. */
 export interface MemorySessionStoreOptions {
@@ -124,8 +124,10 @@ export class MemorySessionStore implements SessionStore {
     if (entry === undefined) return false
     const { append, serverAcked, clientDelivered } = patch
     let serverSeq = entry.serverSeq
-    if (append !== undefined) {
-      for (const message of append) {
+    // A write retried after a timeout may carry messages the store already holds: they are skipped.
+    const fresh = append?.filter((message) => message.seq > entry.serverSeq)
+    if (fresh !== undefined) {
+      for (const message of fresh) {
         if (message.seq !== serverSeq + 1) throw new RangeError(`appended seq ${message.seq} does not follow ${serverSeq}`)
         serverSeq++
       }
@@ -137,8 +139,8 @@ export class MemorySessionStore implements SessionStore {
       throw new RangeError(`clientDelivered ${clientDelivered} is below ${entry.clientDelivered}`)
     }
     // Validated first and applied after, so a rejected patch changes nothing.
-    if (append !== undefined) {
-      for (const message of append) entry.frames.push(message.frame)
+    if (fresh !== undefined) {
+      for (const message of fresh) entry.frames.push(message.frame)
       entry.serverSeq = serverSeq
     }
     if (serverAcked !== undefined) trim(entry, serverAcked)
