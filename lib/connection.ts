@@ -15,8 +15,9 @@ import { describeProblem, decodeIncoming, encodeOutgoing } from './messages/vali
 import type { Problem, ResolvedMessages } from './messages/validate.js'
 import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
 import {
-  messageIn, messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageIn, publishMessageOut
+  messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageOut
 } from './metrics/publish.js'
+import { closeCodeOfWsError, listenToSocket } from './socket-listeners.js'
 
 /** Why a connection ended, as seen by the server. */
 export type CloseCause =
@@ -117,25 +118,12 @@ export interface ConnectionInit {
 /** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
 export const PENDING_PAUSE_THRESHOLD = 256
 
-/** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
-const WS_ERROR_CLOSE_CODES: Record<string, number> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
-  // A 64-bit frame length above 2^53 - 1.
-  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
-  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
-  // More fragments in one message than ws's maxFragments (16,384).
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.POLICY_VIOLATION
-}
 /**
  * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never
  * masked, so every ping is these same two bytes; ws's `ping()` builds them anew each time. ws writes
  * whole frames synchronously, so writing between its writes always lands on a frame boundary.
  */
 const PING_FRAME = Buffer.from([0x89, 0x00])
-const kConnection = Symbol('fastify-reliable-ws.connection')
-
-type SocketWithConnection = WebSocket & { [kConnection]: WsConnection<object> }
-
 function noop (): void {}
 
 /**
@@ -221,15 +209,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   /** @internal Make `socket` this connection's transport: shared listeners, heartbeat. */
   protected bindSocket (socket: WebSocket): void {
     this.#socket = socket
-    ;(socket as SocketWithConnection)[kConnection] = this as WsConnection<object>
-    // Listeners are shared functions that find the connection through the socket: no closures per connection.
-    socket.on('message', onSocketMessage)
-    socket.on('close', onSocketClose)
-    socket.on('pong', onSocketPong)
-    socket.on('ping', onSocketPing)
-    // @fastify/websocket's error listener terminates the socket; ours lets ws finish its close handshake (e.g. 1009).
-    socket.removeAllListeners('error')
-    socket.on('error', onSocketError)
+    listenToSocket(socket, this)
     if (isHeartbeatActive(this.#heartbeatSettings)) {
       this.#heartbeat = this.host.heartbeat.add(this, this.#heartbeatSettings)
     }
@@ -375,7 +355,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
   socketError (error: Error & { code?: string }): void {
     this.#closeCause ??= 'error'
-    this.#localCloseCode ??= WS_ERROR_CLOSE_CODES[error.code ?? ''] ?? CloseCode.PROTOCOL_ERROR
+    this.#localCloseCode ??= closeCodeOfWsError(error)
     this.log.info({ err: error, connectionId: this.id }, 'websocket peer broke a protocol rule or limit')
     if (this.#socket.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
   }
@@ -538,46 +518,6 @@ function closedRejection (id: string): Promise<void> {
   const rejection = Promise.reject(new FRWS_ERR_CONNECTION_CLOSED(id))
   rejection.catch(noop)
   return rejection
-}
-
-/** Payload bytes of a received message, whatever shape ws delivered it in. */
-function byteLengthOf (data: RawData): number {
-  if (Array.isArray(data)) {
-    let total = 0
-    for (const chunk of data) total += chunk.length
-    return total
-  }
-  return data.byteLength
-}
-
-// A connection may outlive a socket (reliable mode moves it to a new one): events of a replaced socket are ignored.
-function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket !== this) return
-  const bytes = byteLengthOf(data)
-  if (!connection.admit(bytes)) return
-  if (messageIn.hasSubscribers) publishMessageIn(connection, bytes)
-  connection.receive(data, isBinary)
-}
-
-function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.socketClosed(code, reason)
-}
-
-function onSocketPong (this: WebSocket, data: Buffer): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this && connection.admit(data.length)) connection.pongReceived()
-}
-
-function onSocketPing (this: WebSocket, data: Buffer): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this && connection.admit(data.length)) connection.pingReceived(data.length)
-}
-
-function onSocketError (this: WebSocket, error: Error & { code?: string }): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.socketError(error)
 }
 
 function onNewListener (this: WsConnection<object>, event: string | symbol): void {
