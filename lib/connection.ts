@@ -18,6 +18,7 @@ import {
   messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageOut
 } from './metrics/publish.js'
 import { closeCodeOfWsError, listenToSocket } from './socket-listeners.js'
+import { MessageQueue } from './message-queue.js'
 
 /** Why a connection ended, as seen by the server. */
 export type CloseCause =
@@ -115,9 +116,6 @@ export interface ConnectionInit {
   messages: ResolvedMessages | undefined
 }
 
-/** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
-export const PENDING_PAUSE_THRESHOLD = 256
-
 /**
  * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never
  * masked, so every ping is these same two bytes; ws's `ping()` builds them anew each time. ws writes
@@ -153,7 +151,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   readonly #heartbeatSettings: HeartbeatSettings
   readonly #appPing: boolean
   #rooms: Set<string> | undefined
-  #pending: Array<[unknown, boolean]> | null = []
+  readonly #queue = new MessageQueue<[unknown, boolean]>()
   #flushScheduled = false
   #closeCause: CloseCause | undefined
   #localCloseCode: number | undefined
@@ -362,8 +360,8 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal The route handler returned or settled: messages nobody listens for are dropped from now on. */
   handlerSettled (): void {
-    if (this.#pending !== null && this.listenerCount('message') === 0) {
-      this.#pending = null
+    if (this.#queue.isOpen && this.listenerCount('message') === 0) {
+      this.#queue.drop()
       this.resumeReading()
     }
   }
@@ -373,9 +371,9 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     if (this.#socket.isPaused && !this.readingHeldBack()) this.#socket.resume()
   }
 
-  /** @internal True while input waiting for a listener has reached {@link PENDING_PAUSE_THRESHOLD}. */
+  /** @internal True while input waiting for a listener has reached the queue's pause threshold. */
   protected readingHeldBack (): boolean {
-    return this.#pending !== null && this.#pending.length >= PENDING_PAUSE_THRESHOLD
+    return this.#queue.isFull
   }
 
   /** @internal Called by the shared socket listener for each message of the current socket. */
@@ -415,9 +413,8 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal Hand a message to the application, or queue it until a `message` listener exists. */
   protected deliverOrQueue (message: unknown, isBinary: boolean): void {
-    if (this.#pending !== null) {
-      this.#pending.push([message, isBinary])
-      if (this.#pending.length === PENDING_PAUSE_THRESHOLD) this.#socket.pause()
+    if (this.#queue.isOpen) {
+      if (this.#queue.push([message, isBinary])) this.#socket.pause()
       return
     }
     this.deliver(message, isBinary)
@@ -425,12 +422,10 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal */
   scheduleFlush (): void {
-    if (this.#flushScheduled || this.#pending === null) return
+    if (this.#flushScheduled || !this.#queue.isOpen) return
     this.#flushScheduled = true
     queueMicrotask(() => {
-      const pending = this.#pending ?? []
-      this.#pending = null
-      for (const [message, isBinary] of pending) this.deliver(message, isBinary)
+      for (const [message, isBinary] of this.#queue.take()) this.deliver(message, isBinary)
       this.resumeReading()
     })
   }
@@ -465,7 +460,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   protected end (code: number, reason: string, cause: CloseCause): void {
     if (this.#closed) return
     this.#closed = true
-    this.#pending = null
+    this.#queue.drop()
     this.guard.ended(code)
     this.host.connectionClosed(this as WsConnection<object>)
     const info: CloseInfo = { code, reason, cause }

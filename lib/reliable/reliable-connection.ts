@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
-import { PENDING_PAUSE_THRESHOLD, WsConnection, reportedCloseCode } from '../connection.js'
+import { WsConnection, reportedCloseCode } from '../connection.js'
+import { PENDING_PAUSE_THRESHOLD } from '../message-queue.js'
 import type { CloseCause, ConnectionInit, Respond, UntypedMessages, WsMessage, WsOutgoing } from '../connection.js'
 import type { InvalidMessage, MessageTypes } from '../messages/types.js'
 import { decodeIncoming, describeProblem, encodeOutgoing } from '../messages/validate.js'
