@@ -9,7 +9,9 @@ import { MessageQueue } from '../message-queue.js'
 
 /** @internal What the requests need from their connection. */
 export interface RequestHost {
+  /** Where a failing request listener is logged. */
   readonly log: FastifyBaseLogger
+  /** What the log says instead of the session id. */
   readonly sessionTag: string
   /** The `request` listeners now attached (called with the connection as `this`). */
   listeners (event: 'request'): Array<(...args: never[]) => unknown>
@@ -26,6 +28,7 @@ export class IncomingRequests {
   readonly #queue = new MessageQueue<[number, unknown, boolean]>()
   #inFlight = 0
 
+  /** @param host - the connection the requests arrive on (listeners are called with it as `this`) */
   constructor (host: RequestHost) {
     this.#host = host
   }

@@ -7,7 +7,9 @@ import { noop } from './send-promises.js'
 
 /** @internal How a waiting request is settled. */
 export interface RequestSettlers {
+  /** Fulfil `request()` with the (decoded, validated) response. */
   resolve: (value: unknown) => void
+  /** Reject `request()`: an error response, an invalid response, or the send failed. */
   reject: (error: Error) => void
 }
 
