@@ -102,7 +102,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   readonly #acks: AckScheduler
   readonly #writer: SessionWriter
   readonly #outgoing = new OutgoingRequests()
-  readonly #incoming: IncomingRequests
+  readonly #incoming = new IncomingRequests(this)
   #attached = true
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
@@ -127,7 +127,6 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#share = new SessionShare(host.budget)
     this.#share.sync(this.#outbound)
     this.#inbound = new InboundTracker(state.clientDelivered)
-    this.#incoming = new IncomingRequests(this)
     this.#acks = new AckScheduler({
       source: this.#inbound,
       sendAck: (seq) => this.#sendControl(encodeAck(seq)),
