@@ -10,79 +10,19 @@ import type { HeartbeatManager, HeartbeatSlot } from './heartbeat/heartbeat-mana
 import type { HeartbeatSettings } from './heartbeat/heartbeat-settings.js'
 import { isHeartbeatActive } from './heartbeat/heartbeat-settings.js'
 import { parsePing, encodePong } from './protocol/app-ping.js'
-import type { InvalidMessage, MessageTypes } from './messages/types.js'
+import type { MessageTypes } from './messages/types.js'
+import type { CloseCause, CloseInfo, UntypedMessages, WsConnectionEvents, WsMessage, WsOutgoing } from './connection-events.js'
 import { describeProblem, decodeIncoming, encodeOutgoing } from './messages/validate.js'
 import type { Problem, ResolvedMessages } from './messages/validate.js'
 import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
 import {
-  messageIn, messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageIn, publishMessageOut
+  messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageOut
 } from './metrics/publish.js'
+import { closeCodeOfWsError, listenToSocket } from './socket-listeners.js'
+import { MessageQueue } from './message-queue.js'
 
-/** Why a connection ended, as seen by the server. */
-export type CloseCause =
-  /** the peer sent a close frame or dropped the TCP connection */
-  | 'client'
-  /** the application called `close()` or `terminate()` */
-  | 'server'
-  /** `fastify.close()` is shutting the server down */
-  | 'shutdown'
-  /** the heartbeat found the peer silent */
-  | 'timeout'
-  /** no application message arrived within `idleTimeout` */
-  | 'idle'
-  /** a handler threw, or the peer broke the protocol or a limit */
-  | 'error'
-  /** reliable mode: the session waited `sessionTimeout` for a reconnect in vain */
-  | 'expired'
-  /** reliable mode: the session was resumed on another node */
-  | 'replaced'
-  /** reliable mode: the memory budget ended the session to make room (close code 4507) */
-  | 'shed'
-
-/** What the `close` event carries. */
-export interface CloseInfo {
-  /** The close code (1006 when the TCP connection dropped without a close frame). */
-  code: number
-  /** The close reason, possibly empty. */
-  reason: string
-  /** Why the connection ended. */
-  cause: CloseCause
-}
-
-/** A received message: text frames arrive as strings, binary frames as Buffers. */
-export type WsMessage = string | Buffer
-
-/** Data that `send()` accepts: a string goes out as a text frame, bytes as a binary frame. */
-export type WsOutgoing = string | Buffer | ArrayBuffer | ArrayBufferView
-
-/** Answer to an incoming request (reliable routes): a payload, or an Error whose message is sent as the failure reason. */
-export type Respond<Response = WsOutgoing> = (response: Response | Error) => void
-
-/** The payload types of a route without `messages`: bytes and strings as they travel. */
-export interface UntypedMessages extends MessageTypes {
-  message: WsMessage
-  send: WsOutgoing
-  request: WsMessage
-  respond: WsOutgoing
-  requestOut: WsOutgoing
-  response: WsMessage
-}
-
-/** Events of a connection; `T` types the payloads of a route with `messages`. */
-export interface WsConnectionEvents<T extends MessageTypes = UntypedMessages> {
-  /** A message from the client (text as a string, binary as a Buffer; on a route with `messages`, the validated value). */
-  message: [data: T['message'], isBinary: boolean]
-  /** The connection ended; on reliable routes, the session ended. */
-  close: [info: CloseInfo]
-  /** Reliable routes: the client sent a request; call `respond` once. */
-  request: [data: T['request'], isBinary: boolean, respond: Respond<T['respond']>]
-  /** Reliable routes with `messages`: a message, request or response failed its schema; it was acknowledged and never replayed. */
-  invalid: [info: InvalidMessage]
-  /** Reliable routes: the socket dropped, the session waits `sessionTimeout` for the client to resume. */
-  suspend: [info: CloseInfo]
-  /** Reliable routes: the client resumed the session on a new socket; nothing was lost. */
-  resume: []
-}
+// The public types of the connection's events and payloads live beside it; re-exported here, the module of the connection's API.
+export type { CloseCause, CloseInfo, Respond, UntypedMessages, WsConnectionEvents, WsMessage, WsOutgoing } from './connection-events.js'
 
 /** What a connection needs from the plugin that owns it. */
 export interface ConnectionHost {
@@ -114,28 +54,12 @@ export interface ConnectionInit {
   messages: ResolvedMessages | undefined
 }
 
-/** At this many messages (or reliable requests) waiting for a listener, the socket stops reading (backpressure). */
-export const PENDING_PAUSE_THRESHOLD = 256
-
-/** The close code ws sends for each of its receiver errors (it sends it itself, before the error event). */
-const WS_ERROR_CLOSE_CODES: Record<string, number> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
-  // A 64-bit frame length above 2^53 - 1.
-  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
-  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
-  // More fragments in one message than ws's maxFragments (16,384).
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.POLICY_VIOLATION
-}
 /**
  * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never
  * masked, so every ping is these same two bytes; ws's `ping()` builds them anew each time. ws writes
  * whole frames synchronously, so writing between its writes always lands on a frame boundary.
  */
 const PING_FRAME = Buffer.from([0x89, 0x00])
-const kConnection = Symbol('fastify-reliable-ws.connection')
-
-type SocketWithConnection = WebSocket & { [kConnection]: WsConnection<object> }
-
 function noop (): void {}
 
 /**
@@ -165,7 +89,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   readonly #heartbeatSettings: HeartbeatSettings
   readonly #appPing: boolean
   #rooms: Set<string> | undefined
-  #pending: Array<[unknown, boolean]> | null = []
+  readonly #queue = new MessageQueue<[unknown, boolean]>()
   #flushScheduled = false
   #closeCause: CloseCause | undefined
   #localCloseCode: number | undefined
@@ -221,15 +145,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   /** @internal Make `socket` this connection's transport: shared listeners, heartbeat. */
   protected bindSocket (socket: WebSocket): void {
     this.#socket = socket
-    ;(socket as SocketWithConnection)[kConnection] = this as WsConnection<object>
-    // Listeners are shared functions that find the connection through the socket: no closures per connection.
-    socket.on('message', onSocketMessage)
-    socket.on('close', onSocketClose)
-    socket.on('pong', onSocketPong)
-    socket.on('ping', onSocketPing)
-    // @fastify/websocket's error listener terminates the socket; ours lets ws finish its close handshake (e.g. 1009).
-    socket.removeAllListeners('error')
-    socket.on('error', onSocketError)
+    listenToSocket(socket, this)
     if (isHeartbeatActive(this.#heartbeatSettings)) {
       this.#heartbeat = this.host.heartbeat.add(this, this.#heartbeatSettings)
     }
@@ -375,15 +291,15 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
   socketError (error: Error & { code?: string }): void {
     this.#closeCause ??= 'error'
-    this.#localCloseCode ??= WS_ERROR_CLOSE_CODES[error.code ?? ''] ?? CloseCode.PROTOCOL_ERROR
+    this.#localCloseCode ??= closeCodeOfWsError(error)
     this.log.info({ err: error, connectionId: this.id }, 'websocket peer broke a protocol rule or limit')
     if (this.#socket.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
   }
 
   /** @internal The route handler returned or settled: messages nobody listens for are dropped from now on. */
   handlerSettled (): void {
-    if (this.#pending !== null && this.listenerCount('message') === 0) {
-      this.#pending = null
+    if (this.#queue.isOpen && this.listenerCount('message') === 0) {
+      this.#queue.drop()
       this.resumeReading()
     }
   }
@@ -393,9 +309,9 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     if (this.#socket.isPaused && !this.readingHeldBack()) this.#socket.resume()
   }
 
-  /** @internal True while input waiting for a listener has reached {@link PENDING_PAUSE_THRESHOLD}. */
+  /** @internal True while input waiting for a listener has reached the queue's pause threshold. */
   protected readingHeldBack (): boolean {
-    return this.#pending !== null && this.#pending.length >= PENDING_PAUSE_THRESHOLD
+    return this.#queue.isFull
   }
 
   /** @internal Called by the shared socket listener for each message of the current socket. */
@@ -435,9 +351,8 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal Hand a message to the application, or queue it until a `message` listener exists. */
   protected deliverOrQueue (message: unknown, isBinary: boolean): void {
-    if (this.#pending !== null) {
-      this.#pending.push([message, isBinary])
-      if (this.#pending.length === PENDING_PAUSE_THRESHOLD) this.#socket.pause()
+    if (this.#queue.isOpen) {
+      if (this.#queue.push([message, isBinary])) this.#socket.pause()
       return
     }
     this.deliver(message, isBinary)
@@ -445,12 +360,10 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal */
   scheduleFlush (): void {
-    if (this.#flushScheduled || this.#pending === null) return
+    if (this.#flushScheduled || !this.#queue.isOpen) return
     this.#flushScheduled = true
     queueMicrotask(() => {
-      const pending = this.#pending ?? []
-      this.#pending = null
-      for (const [message, isBinary] of pending) this.deliver(message, isBinary)
+      for (const [message, isBinary] of this.#queue.take()) this.deliver(message, isBinary)
       this.resumeReading()
     })
   }
@@ -485,7 +398,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   protected end (code: number, reason: string, cause: CloseCause): void {
     if (this.#closed) return
     this.#closed = true
-    this.#pending = null
+    this.#queue.drop()
     this.guard.ended(code)
     this.host.connectionClosed(this as WsConnection<object>)
     const info: CloseInfo = { code, reason, cause }
@@ -538,46 +451,6 @@ function closedRejection (id: string): Promise<void> {
   const rejection = Promise.reject(new FRWS_ERR_CONNECTION_CLOSED(id))
   rejection.catch(noop)
   return rejection
-}
-
-/** Payload bytes of a received message, whatever shape ws delivered it in. */
-function byteLengthOf (data: RawData): number {
-  if (Array.isArray(data)) {
-    let total = 0
-    for (const chunk of data) total += chunk.length
-    return total
-  }
-  return data.byteLength
-}
-
-// A connection may outlive a socket (reliable mode moves it to a new one): events of a replaced socket are ignored.
-function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket !== this) return
-  const bytes = byteLengthOf(data)
-  if (!connection.admit(bytes)) return
-  if (messageIn.hasSubscribers) publishMessageIn(connection, bytes)
-  connection.receive(data, isBinary)
-}
-
-function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.socketClosed(code, reason)
-}
-
-function onSocketPong (this: WebSocket, data: Buffer): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this && connection.admit(data.length)) connection.pongReceived()
-}
-
-function onSocketPing (this: WebSocket, data: Buffer): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this && connection.admit(data.length)) connection.pingReceived(data.length)
-}
-
-function onSocketError (this: WebSocket, error: Error & { code?: string }): void {
-  const connection = (this as SocketWithConnection)[kConnection]
-  if (connection.socket === this) connection.socketError(error)
 }
 
 function onNewListener (this: WsConnection<object>, event: string | symbol): void {

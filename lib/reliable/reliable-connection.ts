@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
-import { PENDING_PAUSE_THRESHOLD, WsConnection, reportedCloseCode } from '../connection.js'
-import type { CloseCause, ConnectionInit, Respond, UntypedMessages, WsMessage, WsOutgoing } from '../connection.js'
+import { WsConnection, reportedCloseCode } from '../connection.js'
+import type { CloseCause, ConnectionInit, UntypedMessages, WsMessage, WsOutgoing } from '../connection.js'
 import type { InvalidMessage, MessageTypes } from '../messages/types.js'
 import { decodeIncoming, describeProblem, encodeOutgoing } from '../messages/validate.js'
 import type { Checked } from '../messages/validate.js'
@@ -17,12 +17,14 @@ import { ProtocolError } from '../protocol/protocol-error.js'
 import { batchWrites } from '../write-batcher.js'
 import { closeWithinBound } from '../bounded-close.js'
 import {
-  FRWS_ERR_MESSAGE_INVALID, FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_REQUEST_TIMEOUT, FRWS_ERR_SESSION_ENDED
+  FRWS_ERR_MESSAGE_INVALID, FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from '../store/session-store.js'
 import { SessionWriter } from './session-writer.js'
 import { sessionTag } from './session-tag.js'
+import { OutgoingRequests } from './outgoing-requests.js'
+import { IncomingRequests } from './incoming-requests.js'
 import { noop, rejected, withTimeout } from './send-promises.js'
 import { SessionShare, frameHeldBytes, sessionBytes, wireBytes } from './session-budget.js'
 import type { SessionBudget } from './session-budget.js'
@@ -63,12 +65,6 @@ export interface ReliableHost {
   reclaim (bytes: number): boolean
 }
 
-interface PendingRequest {
-  resolve: (value: unknown) => void
-  reject: (error: Error) => void
-  timer: NodeJS.Timeout
-}
-
 /** Close codes after which the session cannot continue (docs/PROTOCOL.md, "Session lifetime"). */
 const SESSION_ENDING_CODES = new Set<number>([
   CloseCode.NORMAL, CloseCode.BAD_MESSAGE, CloseCode.INVALID_PAYLOAD, CloseCode.MESSAGE_TOO_BIG,
@@ -105,11 +101,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   readonly #inbound: InboundTracker
   readonly #acks: AckScheduler
   readonly #writer: SessionWriter
-  readonly #requests = new Map<number, PendingRequest>()
+  readonly #outgoing = new OutgoingRequests()
+  readonly #incoming = new IncomingRequests(this)
   #attached = true
-  #pendingRequests: Array<[number, unknown, boolean]> | null = []
-  /** Client requests received and not yet answered (queued or with the application). */
-  #requestsFromClient = 0
   #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
   /** True when messages reach the socket only once the store recorded them (`SessionStore.outlivesProcess`). */
@@ -147,7 +141,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       ackEvery: settings.ackEvery
     })
     ;(this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'request' && this.#pendingRequests !== null) queueMicrotask(() => this.#flushPendingRequests())
+      if (event === 'request' && this.#incoming.isQueuing) queueMicrotask(() => this.#flushRequests())
     })
     this.#writer = new SessionWriter(
       host.store, state.sessionId, ownerId,
@@ -242,28 +236,14 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   request (data: T['requestOut'], options: RequestOptions = {}): Promise<T['response']> {
     const payload = this.#encode(this.messages?.serverRequest, data)
     if (!payload.ok) return this.outgoingRejection(payload.problem)
-    if (this.#requests.size >= this.#settings.maxRequestsInFlight) {
+    if (this.#outgoing.size >= this.#settings.maxRequestsInFlight) {
       this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable request refused: too many in flight')
       return rejected(new FRWS_ERR_REQUEST_LIMIT(this.#settings.maxRequestsInFlight))
     }
-    const timeout = options.timeout ?? this.#settings.requestTimeout
     const seq = this.#outbound.nextSeq
-    const promise = new Promise<T['response']>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#requests.delete(seq)
-        reject(new FRWS_ERR_REQUEST_TIMEOUT(timeout))
-      }, timeout)
-      timer.unref()
-      this.#requests.set(seq, { resolve, reject, timer })
-    })
-    promise.catch(noop)
-    this.#sendSequenced('Q', 0, payload.value, undefined).catch((error: Error) => {
-      const pending = this.#requests.get(seq)
-      if (pending === undefined) return
-      this.#requests.delete(seq)
-      clearTimeout(pending.timer)
-      pending.reject(error)
-    })
+    // Waiting before sending: a send that ends the session rejects this request with the others.
+    const promise = this.#outgoing.open(seq, options.timeout ?? this.#settings.requestTimeout) as Promise<T['response']>
+    this.#sendSequenced('Q', 0, payload.value, undefined).catch((error: Error) => this.#outgoing.take(seq)?.reject(error))
     return promise
   }
 
@@ -331,12 +311,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     }
     const error = new FRWS_ERR_SESSION_ENDED(this.sessionTag, cause)
     this.#outbound.fail(error)
-    for (const pending of this.#requests.values()) {
-      clearTimeout(pending.timer)
-      pending.reject(error)
-    }
-    this.#requests.clear()
-    this.#pendingRequests = null
+    this.#outgoing.failAll(error)
+    this.#incoming.drop()
     this.#share.close()
     this.#reliableHost.sessionEnded(this as ReliableConnection<object>)
     if (wasAttached && this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
@@ -487,7 +463,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if ((frame.type === 'R' || frame.type === 'E') && frame.ref > this.#outbound.lastSeq) {
       throw new ProtocolError(CloseCode.BAD_MESSAGE, `response to request ${frame.ref} that was never sent`)
     }
-    if (frame.type === 'Q' && frame.seq > this.#inbound.delivered && this.#requestsFromClient >= this.#settings.maxRequestsInFlight) {
+    if (frame.type === 'Q' && frame.seq > this.#inbound.delivered && this.#incoming.inFlight >= this.#settings.maxRequestsInFlight) {
       // Refused before it counts as delivered: the client replays it after resuming.
       this.log.warn({ connectionId: this.id, maxRequestsInFlight: this.#settings.maxRequestsInFlight }, 'reliable client exceeded its requests in flight')
       this.guard.cut(CloseCode.RATE_LIMITED, 'too many requests in flight', 'maxRequestsInFlight')
@@ -523,85 +499,46 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       void this.#sendSequenced('E', seq, `invalid request ${describeProblem(checked.problem)}`, undefined)
       return
     }
-    this.#requestsFromClient++
-    if (this.#pendingRequests !== null && this.listenerCount('request') === 0) {
-      // The handler may still be starting (async): hold requests like messages until it listens,
-      // and stop reading at the same threshold.
-      this.#pendingRequests.push([seq, checked.value, isBinary])
-      if (this.#pendingRequests.length >= PENDING_PAUSE_THRESHOLD) this.socket.pause()
-      return
-    }
-    this.#answerRequest(seq, checked.value, isBinary)
+    if (this.#incoming.receive(seq, checked.value, isBinary)) this.socket.pause()
   }
 
-  #answerRequest (seq: number, payload: unknown, isBinary: boolean): void {
-    let answered = false
-    const respond: Respond<unknown> = (response) => {
-      if (answered) return
-      answered = true
-      this.#requestsFromClient--
-      if (response instanceof Error) {
-        void this.#sendSequenced('E', seq, response.message || 'request failed', undefined)
-        return
-      }
-      const encoded = this.#encode(this.messages?.clientResponse, response)
-      if (encoded.ok) {
-        void this.#sendSequenced('R', seq, encoded.value, undefined)
-        return
-      }
-      // The application's bug, not the client's: logged with the coded error, the client gets a generic reason.
-      const error = new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(encoded.problem))
-      this.log.error({ err: error, session: this.sessionTag }, 'reliable websocket response failed its schema; error response sent')
-      void this.#sendSequenced('E', seq, 'internal error', undefined)
-    }
-    const listeners = this.listeners('request')
-    if (listeners.length === 0) {
-      respond(new Error('no request handler'))
+  /** @internal Send the answer to client request `seq`: an Error as an error response, a value through the route's schema. */
+  answerRequest (seq: number, response: unknown): void {
+    if (response instanceof Error) {
+      void this.#sendSequenced('E', seq, response.message || 'request failed', undefined)
       return
     }
-    // Called here rather than through emit(), so that a listener that throws or rejects gets its
-    // request answered instead of closing the connection. The reason stays generic: error
-    // messages may carry internals; `respond(new Error(reason))` sends a reason on purpose.
-    const failed = (error: unknown): void => {
-      this.log.error({ err: error, session: this.sessionTag }, 'websocket request listener failed')
-      respond(new Error('internal error'))
+    const encoded = this.#encode(this.messages?.clientResponse, response)
+    if (encoded.ok) {
+      void this.#sendSequenced('R', seq, encoded.value, undefined)
+      return
     }
-    for (const listener of listeners) {
-      try {
-        const result: unknown = listener.call(this, payload, isBinary, respond)
-        if (result instanceof Promise) result.catch(failed)
-      } catch (error) {
-        failed(error)
-      }
-    }
+    // The application's bug, not the client's: logged with the coded error, the client gets a generic reason.
+    const error = new FRWS_ERR_MESSAGE_INVALID('outgoing', describeProblem(encoded.problem))
+    this.log.error({ err: error, session: this.sessionTag }, 'reliable websocket response failed its schema; error response sent')
+    void this.#sendSequenced('E', seq, 'internal error', undefined)
   }
 
   /** @internal Requests wait like messages for the handler to listen; when it settled without listening they are refused. */
   override handlerSettled (): void {
     super.handlerSettled()
-    if (this.listenerCount('request') === 0) this.#flushPendingRequests()
+    if (this.listenerCount('request') === 0) this.#flushRequests()
   }
 
-  #flushPendingRequests (): void {
-    const pending = this.#pendingRequests
-    this.#pendingRequests = null
-    if (pending === null) return
-    for (const [seq, payload, isBinary] of pending) this.#answerRequest(seq, payload, isBinary)
-    this.resumeReading()
+  #flushRequests (): void {
+    if (this.#incoming.flush()) this.resumeReading()
   }
 
   /** @internal Requests waiting for a `request` listener hold the socket paused like messages do. */
   protected override readingHeldBack (): boolean {
-    return super.readingHeldBack() || (this.#pendingRequests !== null && this.#pendingRequests.length >= PENDING_PAUSE_THRESHOLD)
+    return super.readingHeldBack() || this.#incoming.holdsReading
   }
 
   #receiveResponse (frame: DataFrame): void {
     // The client answered only after delivering the request, in order: the answer acks it ([R-AK-5]).
     if (this.#outbound.ack(frame.ref) > 0) this.#writer.acked(frame.ref)
-    const pending = this.#requests.get(frame.ref)
+    const pending = this.#outgoing.take(frame.ref)
     if (pending === undefined) return
-    this.#requests.delete(frame.ref)
-    clearTimeout(pending.timer)
     if (frame.type === 'E') {
       pending.reject(new FRWS_ERR_REQUEST_FAILED(String(frame.payload)))
       return
