@@ -104,6 +104,26 @@ describe('heartbeat on real sockets', () => {
     assert.equal(client.socket.readyState, client.socket.OPEN)
   })
 
+  test("the peer's own protocol pings count as proof of life: the server sends none while they flow", async (t) => {
+    const { app } = await heartbeatApp()
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    let pings = 0
+    client.socket.on('ping', () => pings++)
+    let pongs = 0
+    client.socket.on('pong', () => pongs++)
+    const pinger = setInterval(() => client.socket.ping(), PING_INTERVAL / 4)
+    t.after(() => clearInterval(pinger))
+    await delay(PING_INTERVAL * 6)
+    clearInterval(pinger)
+    assert.ok(pongs >= 6, `the server answered only ${pongs} of the client's pings`)
+    assert.equal(pings, 0)
+    assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
+    // Once the client stops pinging a ping comes: the heartbeat was running all along.
+    await withExpiry(new Promise((resolve) => client.socket.once('ping', resolve)), 3000, 'a ping after the client stopped pinging')
+  })
+
   test('heartbeat: false sends no pings at all, and idleTimeout still closes the idle connection with 4000', async (t) => {
     const idleTimeout = PING_INTERVAL * 3
     const { app, closes } = await heartbeatApp({ heartbeat: false, idleTimeout })
