@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MemorySessionStore } from '../lib/index.js'
-import type { SessionPatch, SessionStore } from '../lib/index.js'
+import type { SessionPatch, SessionState, SessionStore } from '../lib/index.js'
 import { payloadOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
 import { buildApp, delay, listen, openClient, waitFor, withExpiry } from './helpers/server.js'
@@ -22,6 +22,17 @@ async function takeData (peer: ProtocolPeer, count: number): Promise<string[]> {
     seen.push(`${frame.seq}:${String(payloadOf(entry))}`)
   }
   return seen
+}
+
+/** Wait until the stored state of `sessionId` satisfies `predicate` (the server writes once per event-loop turn). */
+async function storeReaches (store: SessionStore, sessionId: string, predicate: (state: SessionState) => boolean, what: string): Promise<void> {
+  await withExpiry((async () => {
+    for (;;) {
+      const state = await store.get(sessionId)
+      if (state !== undefined && predicate(state)) return
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  })(), 2000, what)
 }
 
 describe('reliable delivery from the client', () => {
@@ -261,6 +272,34 @@ describe('resume', () => {
     assert.equal((await onB.nextOfType('D')).raw, 'D4:from B')
   })
 
+  test('a resume writes the client position to the store at once: acked messages leave the stored buffer before any new ack', async (t) => {
+    const store = new MemorySessionStore()
+    t.after(() => store.close())
+    const server = await startReliable({ reliable: true }, { sessionStore: store })
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => server.connections.length === 1, 'the handler')
+    for (const text of ['m1', 'm2', 'm3']) void server.connections[0].send(text)
+    await takeData(peer, 3)
+    peer.terminate()
+    await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
+    await storeReaches(store, welcome.sessionId, (state) => state.serverSeq === 3, 'the three sends in the store')
+    assert.equal((await store.get(welcome.sessionId))?.serverAcked, 0)
+
+    const again = await server.peer()
+    const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 2 })
+    assert.equal(resumed.resumed, true)
+    assert.equal((await again.nextOfType('D')).raw, 'D3:m3')
+    // A later write (this delivery) proves the writer has run since the resume; no ack was sent.
+    again.sendData(1, 'c1')
+    await again.nextOfType('A')
+    await storeReaches(store, welcome.sessionId, (state) => state.clientDelivered === 1, 'the delivery in the store')
+    const stored = await store.get(welcome.sessionId)
+    assert.equal(stored?.serverAcked, 2, 'the resume position was written')
+    assert.deepEqual(stored?.messages.map((m) => m.seq), [3])
+  })
+
   test('the handler does not run again on a same-node resume, and suspend then resume fire', async (t) => {
     let runs = 0
     const server = await startReliable({ reliable: true }, {}, () => { runs++ })
@@ -282,6 +321,39 @@ describe('resume', () => {
     assert.equal(runs, 1)
     assert.deepEqual(server.events, ['suspend:1006', 'resume', 'suspend:1006', 'resume', 'suspend:1006'])
     assert.deepEqual(server.messages.map((m) => m.data), ['r1', 'r2', 'r3'])
+  })
+
+  test('a node whose session was resumed on another node closes its old socket with 4409 and ends the session there', async (t) => {
+    const store = new MemorySessionStore()
+    t.after(() => store.close())
+    const nodeA = await startReliable({ reliable: true }, { sessionStore: store })
+    const nodeB = await startReliable({ reliable: true }, { sessionStore: store })
+    t.after(() => Promise.all([nodeA.stop(), nodeB.stop()]))
+    const onA = await nodeA.peer()
+    const welcome = await onA.handshake()
+    onA.sendData(1, 'on A')
+    await onA.nextOfType('A')
+    await storeReaches(store, welcome.sessionId, (state) => state.clientDelivered === 1, 'the delivery on A in the store')
+
+    // The network of A's client looks dead to the client, so it resumes on B while A's socket is still open.
+    const onB = await nodeB.peer()
+    const resumed = await onB.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    assert.equal(resumed.resumed, true)
+    assert.equal(onA.socket.readyState, onA.socket.OPEN)
+
+    // A learns of the move on its next store write.
+    const sendOnA = nodeA.connections[0].send('from A after the move')
+    const closed = await onA.closed()
+    assert.equal(closed.code, 4409)
+    await assert.rejects(withExpiry(sendOnA, 2000, 'the send on A to settle'), { code: 'FRWS_ERR_SESSION_ENDED' })
+    await waitFor(() => nodeA.closes.length === 1, 'the session to end on A')
+    assert.equal(nodeA.closes[0].cause, 'replaced')
+    assert.equal(nodeA.app.wsConnections.size, 0)
+    // B keeps the session.
+    onB.sendData(2, 'on B')
+    assert.equal((await onB.nextOfType('A')).raw, 'A2')
+    assert.deepEqual(nodeB.messages.map((m) => m.data), ['on B'])
+    assert.notEqual(await store.get(welcome.sessionId), undefined)
   })
 })
 
@@ -479,7 +551,10 @@ describe('session lifetime', () => {
     const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
     assert.equal(resumed.resumed, true)
 
-    await delay(400)
+    // Every write made so far has had its answer; a round trip after that proves the server acted on them.
+    await store.settled()
+    again.sendData(2, 'after the answers')
+    assert.equal((await again.nextOfType('A')).raw, 'A2')
     assert.deepEqual(server.events, ['suspend:1006', 'resume'])
     assert.equal(again.socket.readyState, again.socket.OPEN)
   })
@@ -499,20 +574,37 @@ describe('session lifetime', () => {
     const resumed = await again.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
     assert.equal(resumed.resumed, true)
 
-    await delay(sessionTimeout + 300)
+    // A control session dropped after the resume expires later than a wrongly released one would.
+    const control = await server.peer()
+    const controlWelcome = await control.handshake()
+    control.terminate()
+    await withExpiry((async () => {
+      while (await store.get(controlWelcome.sessionId) !== undefined) await delay(10)
+    })(), sessionTimeout + 3000, 'the control session to expire in the store')
     assert.notEqual(await store.get(welcome.sessionId), undefined, 'an attached session does not expire in the store')
   })
 })
 
 /** A store whose writes apply at once but whose answers arrive `delay` ms later (a remote store). */
 class SlowAnswerStore implements SessionStore {
+  #unanswered = 0
   constructor (private readonly inner: MemorySessionStore, private readonly delay: number) {}
   create: SessionStore['create'] = (input) => this.inner.create(input)
   claim: SessionStore['claim'] = (input) => this.inner.claim(input)
   async update (sessionId: string, ownerId: string, patch: SessionPatch): Promise<boolean> {
-    const owned = await this.inner.update(sessionId, ownerId, patch)
-    await delay(this.delay)
-    return owned
+    this.#unanswered++
+    try {
+      const owned = await this.inner.update(sessionId, ownerId, patch)
+      await delay(this.delay)
+      return owned
+    } finally {
+      this.#unanswered--
+    }
+  }
+
+  /** Resolves once every update made so far has been answered. */
+  settled (): Promise<void> {
+    return waitFor(() => this.#unanswered === 0, 'the store to answer every update', 5000)
   }
 
   release: SessionStore['release'] = (sessionId, ownerId, sessionTimeout) => this.inner.release(sessionId, ownerId, sessionTimeout)
