@@ -18,7 +18,9 @@ function fakeClock (): {
   let nextId = 1
   const timers = new Map<number, { at: number, callback: () => void }>()
   const runDue = (): void => {
-    for (;;) {
+    // Bounded: a synchronous loop cannot be stopped by the test's timeout, so a runaway timer fails here.
+    for (let fired = 0; ; fired++) {
+      if (fired === 100_000) throw new Error(`the fake clock ran ${fired} timers at ${time} ms: a runaway timer`)
       const due = [...timers].filter(([, timer]) => timer.at <= time).sort((a, b) => a[1].at - b[1].at)[0]
       if (due === undefined) return
       timers.delete(due[0])
@@ -59,6 +61,15 @@ function monitor (clock: ReturnType<typeof fakeClock>, pingInterval = 1000, pong
   liveness.start()
   return { liveness, pings, dead: () => isDead }
 }
+
+describe('the fake clock of these tests', () => {
+  it('throws on a timer that keeps re-arming at the same instant instead of hanging', () => {
+    const clock = fakeClock()
+    const rearm = (): void => { clock.setTimer(rearm, 0) }
+    clock.setTimer(rearm, 5)
+    assert.throws(() => clock.advance(10), /runaway timer/)
+  })
+})
 
 describe('client heartbeat (fake clock)', () => {
   it('pings after pingInterval without frames, and every frame postpones the ping', () => {

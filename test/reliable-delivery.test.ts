@@ -4,7 +4,7 @@ import { MemorySessionStore } from '../lib/index.js'
 import type { SessionPatch, SessionState, SessionStore } from '../lib/index.js'
 import { payloadOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
-import { buildApp, delay, listen, openClient, waitFor, withExpiry } from './helpers/server.js'
+import { buildApp, delay, listen, openClient, waitFor, waitForAsync, withExpiry } from './helpers/server.js'
 
 /** Tracks whether a promise has settled, and how. */
 function track (promise: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected', error?: unknown } {
@@ -26,13 +26,10 @@ async function takeData (peer: ProtocolPeer, count: number): Promise<string[]> {
 
 /** Wait until the stored state of `sessionId` satisfies `predicate` (the server writes once per event-loop turn). */
 async function storeReaches (store: SessionStore, sessionId: string, predicate: (state: SessionState) => boolean, what: string): Promise<void> {
-  await withExpiry((async () => {
-    for (;;) {
-      const state = await store.get(sessionId)
-      if (state !== undefined && predicate(state)) return
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-  })(), 2000, what)
+  await waitForAsync(async () => {
+    const state = await store.get(sessionId)
+    return state !== undefined && predicate(state)
+  }, what)
 }
 
 describe('reliable delivery from the client', () => {
@@ -241,13 +238,7 @@ describe('resume', () => {
     peer.sendData(2, 'c2')
     await peer.nextOfType('A')
     // A writes to the store once per event-loop turn (setImmediate): wait until it has.
-    await withExpiry((async () => {
-      for (;;) {
-        const state = await store.get(welcome.sessionId)
-        if (state?.serverAcked === 1 && state.clientDelivered === 2 && state.serverSeq === 3) return
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-    })(), 2000, 'the store write of A')
+    await storeReaches(store, welcome.sessionId, (state) => state.serverAcked === 1 && state.clientDelivered === 2 && state.serverSeq === 3, 'the store write of A')
     peer.terminate()
     await waitFor(() => nodeA.events.includes('suspend:1006'), 'the suspend event on A')
 
@@ -578,9 +569,7 @@ describe('session lifetime', () => {
     const control = await server.peer()
     const controlWelcome = await control.handshake()
     control.terminate()
-    await withExpiry((async () => {
-      while (await store.get(controlWelcome.sessionId) !== undefined) await delay(10)
-    })(), sessionTimeout + 3000, 'the control session to expire in the store')
+    await waitForAsync(async () => await store.get(controlWelcome.sessionId) === undefined, 'the control session to expire in the store', sessionTimeout + 3000)
     assert.notEqual(await store.get(welcome.sessionId), undefined, 'an attached session does not expire in the store')
   })
 })

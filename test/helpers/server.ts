@@ -111,6 +111,15 @@ export async function waitFor (predicate: () => boolean, what: string, ms = 2000
   }
 }
 
+/** {@link waitFor} for a predicate that must await (a session store read): stops polling at the deadline. */
+export async function waitForAsync (predicate: () => Promise<boolean>, what: string, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await delay(5)
+  }
+}
+
 /** What a client socket saw when it closed. */
 export interface CloseResult {
   code: number
