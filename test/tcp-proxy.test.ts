@@ -82,7 +82,8 @@ describe('startTcpProxy', { timeout: 10_000 }, () => {
     proxy.blackhole()
     client.write('held-up')
     server.write('held-down')
-    await delay(50)
+    // Both chunks reached the proxy (which is what would forward them) and were held.
+    await waitUntil(() => proxy.heldBytes === 'held-up'.length + 'held-down'.length)
     assert.equal(atServer.text(), '', 'nothing crosses a dead network')
     assert.equal(atClient.text(), '')
     assert.equal(client.destroyed, false)
@@ -105,8 +106,8 @@ describe('startTcpProxy', { timeout: 10_000 }, () => {
     proxy.blackhole()
     client.write('never')
     server.destroy()
-    // Without a blackhole the proxy passes a close on within a millisecond or two on loopback.
-    await delay(50)
+    // The proxy saw the close (without a blackhole it would pass it on at once) and hides it.
+    await waitUntil(() => proxy.hiddenCloses === 1)
     assert.equal(proxy.connections, 1)
     assert.equal(client.destroyed, false, 'the client does not see the close through a dead network')
     const closed = once(client, 'close')

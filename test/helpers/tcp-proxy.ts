@@ -17,6 +17,10 @@ export interface TcpProxy {
   readonly connections: number
   /** Bytes held during a blackhole that never arrived because their connection died meanwhile. */
   readonly droppedBytes: number
+  /** Bytes that arrived during the current blackhole and wait for {@link restore}. */
+  readonly heldBytes: number
+  /** Pairs one side of which closed during the current blackhole, hidden from the other side until {@link restore}. */
+  readonly hiddenCloses: number
   /**
    * Simulate a dead network: stop forwarding both ways, for current and new connections, while
    * keeping every socket open. Data and FINs arriving meanwhile are held, as TCP keeps
@@ -104,6 +108,16 @@ export async function startTcpProxy (options: TcpProxyOptions): Promise<TcpProxy
     },
     get droppedBytes () {
       return droppedBytes
+    },
+    get heldBytes () {
+      let bytes = 0
+      for (const pair of pairs) for (const [, chunk] of pair.held) bytes += chunk?.length ?? 0
+      return bytes
+    },
+    get hiddenCloses () {
+      let count = 0
+      for (const pair of pairs) if (pair.halfDead) count++
+      return count
     },
     blackhole () {
       blackholed = true
