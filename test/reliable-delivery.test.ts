@@ -404,6 +404,29 @@ describe('session lifetime', () => {
     assert.equal(resumed.resumed, false)
   })
 
+  test('a session that expired on the server cannot be resumed from the store, even when its release reached the store late', async (t) => {
+    const sessionTimeout = 300
+    // The store answers 200 ms late, so the release lands well after the server started its expiry timer.
+    const store = new SlowAnswerStore(new MemorySessionStore(), 200)
+    t.after(() => store.close())
+    const server = await startReliable({ reliable: { sessionTimeout } }, { sessionStore: store })
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => server.connections.length === 1, 'the handler')
+    const during = track(server.connections[0].send('while away'))
+    await peer.nextOfType('D')
+    peer.terminate()
+    await waitFor(() => server.closes.length === 1, 'the session to expire', sessionTimeout + 3000)
+    assert.equal(server.closes[0].cause, 'expired')
+    await waitFor(() => during.state !== 'pending', 'the send to settle')
+    assert.equal((during.error as { code?: string }).code, 'FRWS_ERR_SESSION_ENDED')
+
+    const late = await server.peer()
+    const resumed = await late.handshake({ sessionId: welcome.sessionId, epoch: welcome.epoch, delivered: 0 })
+    assert.equal(resumed.resumed, false, 'a send the application saw fail must not be replayed by a resume')
+  })
+
   test('fastify.close() ends a suspended session at once with cause shutdown', async (t) => {
     const server = await startReliable({ reliable: { sessionTimeout: 60_000 } }, { closeTimeout: 10_000 })
     t.after(() => server.stop())
