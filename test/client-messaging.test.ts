@@ -68,8 +68,11 @@ describe('client messaging', () => {
 
   it('rejects a send() with FRWS_ERR_CLIENT_ACK_TIMEOUT after its timeout but keeps the message for delivery', async () => {
     const { client, conn } = await connected()
-    const outcome = await settle(client.send('slow', { timeout: 50 }))
+    const started = Date.now()
+    const outcome = await settle(client.send('slow', { timeout: 50 }), 2000)
+    const after = Date.now() - started
     assert.equal((outcome.error as ReliableClientError).code, ClientErrorCode.ACK_TIMEOUT)
+    assert.ok(after >= 45, `rejected after ${after} ms, timeout 50 ms`)
     assert.equal(client.bufferedCount, 1, 'the message stays in the log')
     assert.equal((await conn.nextNonAck()).seq, 1)
     conn.send('A1')

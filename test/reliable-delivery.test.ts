@@ -4,7 +4,7 @@ import { MemorySessionStore } from '../lib/index.js'
 import type { SessionPatch, SessionState, SessionStore } from '../lib/index.js'
 import { payloadOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
-import { buildApp, delay, listen, openClient, waitFor, waitForAsync, withExpiry } from './helpers/server.js'
+import { buildApp, delay, listen, openClient, rejectionDelay, waitFor, waitForAsync, withExpiry } from './helpers/server.js'
 
 /** Tracks whether a promise has settled, and how. */
 function track (promise: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected', error?: unknown } {
@@ -133,7 +133,8 @@ describe('reliable delivery from the server', () => {
     const peer = await server.peer()
     await peer.handshake()
     await waitFor(() => server.connections.length === 1, 'the handler')
-    await assert.rejects(server.connections[0].send('ignored', { timeout: 100 }), { code: 'FRWS_ERR_SEND_TIMEOUT' })
+    const after = await rejectionDelay(server.connections[0].send('ignored', { timeout: 100 }), { code: 'FRWS_ERR_SEND_TIMEOUT' }, 2000)
+    assert.ok(after >= 90, `rejected after ${after} ms, timeout 100 ms`)
     assert.equal(server.connections[0].unackedCount, 1, 'the message stays queued')
   })
 })

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict'
+import type { AssertPredicate } from 'node:assert'
 import { randomBytes } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -80,6 +82,16 @@ export function withExpiry<T> (promise: Promise<T>, ms: number, what: string): P
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
   })
   return Promise.race([promise, expiry]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Milliseconds until `promise` rejects as `expected` says (as in `assert.rejects`); fails after
+ * `ms`, so a timeout that is far too long fails in `ms`, not at the suite's timeout.
+ */
+export async function rejectionDelay (promise: Promise<unknown>, expected: AssertPredicate, ms: number): Promise<number> {
+  const started = Date.now()
+  await withExpiry(assert.rejects(promise, expected), ms, 'the rejection')
+  return Date.now() - started
 }
 
 /** The next message on a client socket, as text or bytes. */
