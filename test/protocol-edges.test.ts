@@ -2,7 +2,10 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AckScheduler } from '../lib/protocol/ack-scheduler.js'
 import { encodePing, isValidPingToken, MAX_PING_TOKEN_LENGTH, parsePing, parsePong } from '../lib/protocol/app-ping.js'
-import { frameSize } from '../lib/protocol/frames.js'
+import { decodeFrame, encodeAck, encodeData, encodeDataFrame, encodeResponse, frameSize } from '../lib/protocol/frames.js'
+import type { Payload } from '../lib/protocol/frames.js'
+import { isValidEpoch, MAX_HANDSHAKE_FRAME_LENGTH, parseHello, parseWelcome } from '../lib/protocol/handshake.js'
+import type { Welcome } from '../lib/protocol/handshake.js'
 import { InboundTracker } from '../lib/protocol/inbound-tracker.js'
 import { OutboundLog } from '../lib/protocol/outbound-log.js'
 import { ProtocolError } from '../lib/protocol/protocol-error.js'
@@ -91,5 +94,86 @@ describe('subprotocol names', () => {
     assert.equal(versionOfSubprotocol('frws.v01'), undefined)
     assert.equal(selectSubprotocol(['frws.v2', 'frws.v1', 'frws.v1']), 'frws.v1')
     assert.equal(selectSubprotocol(['frws.v1x', 'chat']), false)
+  })
+})
+
+describe('frame encoding at its limits', () => {
+  it('names the bad argument of an encoder', () => {
+    assert.throws(() => encodeData(0, 'x'), { name: 'TypeError', message: 'seq must be a positive safe integer' })
+    assert.throws(() => encodeResponse(1, 0, 'x'), { message: 'ref must be a positive safe integer' })
+    assert.throws(() => encodeAck(-1), { message: 'ack seq must be a positive safe integer' })
+    assert.throws(() => encodeDataFrame('E', 1, 1, Uint8Array.of(1)), { message: 'an error response carries a text reason' })
+  })
+
+  it('shows a printable unknown type as itself and any other byte in hex', () => {
+    const reasonOf = (frame: string | Uint8Array): string => {
+      try {
+        decodeFrame(frame)
+      } catch (error) {
+        return (error as Error).message
+      }
+      throw new Error('decoded')
+    }
+    assert.match(reasonOf('!1:x'), /'!'/)
+    assert.match(reasonOf('~1:x'), /'~'/)
+    assert.match(reasonOf(Uint8Array.of(0x20, 0x31, 0x3a)), /0x20/)
+    assert.match(reasonOf(Uint8Array.of(0x7f, 0x31, 0x3a)), /0x7f/)
+  })
+
+  it('keeps every binary frame intact across several 8 KiB allocation slabs', () => {
+    const frames: Array<{ frame: Payload, payload: Uint8Array }> = []
+    for (let seq = 1; seq <= 400; seq++) {
+      const payload = Uint8Array.from({ length: 37 + (seq % 50) }, (_, i) => (seq + i) & 0xff)
+      frames.push({ frame: encodeData(seq, payload), payload })
+    }
+    // Also one frame larger than a quarter slab, which gets its own buffer.
+    const big = new Uint8Array(3000).fill(7)
+    frames.push({ frame: encodeData(401, big), payload: big })
+    frames.forEach(({ frame, payload }, index) => {
+      const decoded = decodeFrame(frame) as { seq: number, payload: Uint8Array }
+      assert.equal(decoded.seq, index + 1)
+      assert.deepEqual([...decoded.payload], [...payload], `frame ${index + 1}`)
+    })
+  })
+})
+
+describe('handshake frames at their limits', () => {
+  const welcome: Welcome = {
+    version: 1, sessionId: 'session-1', epoch: 'epoch-1', resumed: false, delivered: 0, pingInterval: 0, pongTimeout: 0,
+    ackInterval: 20, ackEvery: 64, maxPayload: 1024, maxUnacked: 16, maxUnackedBytes: 1024, sessionTimeout: 1000
+  }
+  const withField = (key: string, value: unknown): string => 'W' + JSON.stringify({ ...welcome, [key]: value })
+
+  it('names the welcome field that is not an integer within range', () => {
+    for (const [key, min] of [['delivered', 0], ['pingInterval', 0], ['pongTimeout', 0], ['ackInterval', 0], ['ackEvery', 1],
+      ['maxPayload', 1], ['maxUnacked', 1], ['maxUnackedBytes', 1], ['sessionTimeout', 0]] as const) {
+      assert.throws(() => parseWelcome(withField(key, min - 1)), { message: `welcome.${key} must be an integer >= ${min}` }, key)
+      assert.equal(parseWelcome(withField(key, min))[key], min)
+    }
+    assert.throws(() => parseWelcome(withField('version', 0)), { message: 'welcome.version must be an integer >= 1' })
+    assert.throws(() => parseWelcome(withField('version', 2)), { message: 'unsupported protocol version 2 (supported: 1)' })
+    assert.throws(() => parseWelcome(withField('epoch', 'bad epoch')), /welcome/)
+  })
+
+  it('says a frame that is JSON but not an object is not an object', () => {
+    for (const text of ['W5', 'Wnull', 'W[]', 'W"text"']) {
+      assert.throws(() => parseWelcome(text), { message: 'welcome frame must be a JSON object' }, text)
+    }
+    assert.throws(() => parseHello('H{"version":1,"resume":5}'), /resume/)
+  })
+
+  it('takes a handshake frame of exactly the length limit', () => {
+    const padded = (extra: number): string => withField('pad', 'x'.repeat(MAX_HANDSHAKE_FRAME_LENGTH - withField('pad', '').length + extra))
+    assert.equal(padded(0).length, MAX_HANDSHAKE_FRAME_LENGTH)
+    assert.equal(parseWelcome(padded(0)).sessionId, 'session-1')
+    assert.throws(() => parseWelcome(padded(1)), { message: `welcome frame exceeds ${MAX_HANDSHAKE_FRAME_LENGTH} characters` })
+  })
+
+  it('takes only epochs of 1 to 64 letters, digits, _ and -', () => {
+    assert.equal(isValidEpoch('a'.repeat(64)), true)
+    assert.equal(isValidEpoch('a'.repeat(65)), false)
+    assert.equal(isValidEpoch(' abc'), false)
+    assert.equal(isValidEpoch('abc '), false)
+    assert.equal(isValidEpoch(5), false)
   })
 })
