@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AckScheduler } from '../lib/protocol/ack-scheduler.js'
-import { encodePing, isValidPingToken, MAX_PING_TOKEN_LENGTH, parsePing, parsePong } from '../lib/protocol/app-ping.js'
+import { encodePing, encodePong, isValidPingToken, MAX_PING_TOKEN_LENGTH, parsePing, parsePong } from '../lib/protocol/app-ping.js'
 import { decodeFrame, encodeAck, encodeData, encodeDataFrame, encodeResponse, frameSize } from '../lib/protocol/frames.js'
 import type { Payload } from '../lib/protocol/frames.js'
 import { isValidEpoch, MAX_HANDSHAKE_FRAME_LENGTH, parseHello, parseWelcome } from '../lib/protocol/handshake.js'
@@ -32,6 +32,7 @@ describe('app-level ping tokens at their limits', () => {
     assert.equal(parsePing('frws:ping:'), undefined)
     assert.equal(parsePong('frws:pong:'), undefined)
     assert.equal(parsePing('frws:ping'), '')
+    assert.equal(encodePong(), 'frws:pong')
   })
 })
 
@@ -90,6 +91,7 @@ describe('subprotocol names', () => {
   it('reads only frws.v<n> exactly, and selects the newest supported of those offered', () => {
     assert.equal(versionOfSubprotocol('frws.v1'), 1)
     assert.equal(versionOfSubprotocol('xfrws.v1'), undefined)
+    assert.equal(versionOfSubprotocol('chat.v1'), undefined)
     assert.equal(versionOfSubprotocol('frws.v1x'), undefined)
     assert.equal(versionOfSubprotocol('frws.v01'), undefined)
     assert.equal(selectSubprotocol(['frws.v2', 'frws.v1', 'frws.v1']), 'frws.v1')
@@ -159,7 +161,9 @@ describe('handshake frames at their limits', () => {
     for (const text of ['W5', 'Wnull', 'W[]', 'W"text"']) {
       assert.throws(() => parseWelcome(text), { message: 'welcome frame must be a JSON object' }, text)
     }
-    assert.throws(() => parseHello('H{"version":1,"resume":5}'), /resume/)
+    for (const resume of ['5', 'null', '[]']) {
+      assert.throws(() => parseHello(`H{"version":1,"resume":${resume}}`), { message: 'hello.resume must be an object when present' }, resume)
+    }
   })
 
   it('takes a handshake frame of exactly the length limit', () => {
