@@ -84,11 +84,19 @@ describe('client emitter', () => {
   })
 
   it('emits error without listeners silently and removeAllListeners clears everything', () => {
-    const emitter = new Emitter<Events>()
-    assert.doesNotThrow(() => emitter.emit('error', new Error('nobody listens')))
-    emitter.on('data', () => {})
-    emitter.on('error', () => {})
+    const reported: unknown[] = []
+    const emitter = new Emitter<Events>((error) => reported.push(error))
+    // Unlike node:events, an unheard error is neither thrown nor handed to the listener-error handler.
+    emitter.emit('error', new Error('nobody listens'))
+    assert.deepEqual(reported, [])
+    const calls: string[] = []
+    emitter.on('data', () => calls.push('data'))
+    emitter.on('error', () => calls.push('error'))
     emitter.removeAllListeners()
     assert.equal(emitter.listenerCount('data') + emitter.listenerCount('error'), 0)
+    emitter.emit('data', 1, '')
+    emitter.emit('error', new Error('after the clear'))
+    assert.deepEqual(calls, [])
+    assert.deepEqual(reported, [])
   })
 })

@@ -51,7 +51,9 @@ describe('client handshake', () => {
 
   for (const code of [1000, 1008, 4400, 4401, 4409, 4426]) {
     it(`stops reconnecting when the server closes with ${code}`, async () => {
-      const c = client()
+      // Every reconnect draws its backoff delay from `random`: no draw, no reconnect scheduled.
+      let draws = 0
+      const c = client({ random: () => { draws++; return 0.5 } })
       const conn = await peer.nextConnection()
       await conn.handshake()
       await nextEvent(c, 'open')
@@ -65,8 +67,8 @@ describe('client handshake', () => {
       assert.equal(c.state, 'closed')
       const outcome = await settle(pending)
       assert.equal((outcome.error as ReliableClientError).code, ClientErrorCode.GAVE_UP)
-      await new Promise((resolve) => setTimeout(resolve, 150))
-      assert.equal(peer.pending, 0, 'no new connection after giving up (baseDelay is 10 ms)')
+      assert.equal(draws, 0, 'no reconnect was scheduled')
+      assert.equal(peer.pending, 0, 'no new connection after giving up')
     })
   }
 
@@ -102,7 +104,8 @@ describe('client handshake', () => {
   })
 
   it('stays idle after 4000 until the application sends again', async () => {
-    const c = client()
+    let draws = 0
+    const c = client({ random: () => { draws++; return 0.5 } })
     const first = await peer.nextConnection()
     await first.handshake()
     await nextEvent(c, 'open')
@@ -110,8 +113,13 @@ describe('client handshake', () => {
     const [closeEvent] = await nextEvent(c, 'close')
     assert.equal(closeEvent.willReconnect, false)
     assert.equal(c.state, 'idle')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    assert.equal(peer.pending, 0, 'no reconnect while idle')
+    // A marker connection opened now reaches the peer before any reconnect could (none is scheduled: no backoff draw).
+    const marker = new WebSocket(peer.url)
+    marker.on('error', () => {})
+    const markerConn = await peer.nextConnection()
+    assert.equal(markerConn.protocol, '', 'the first connection after the close is the marker, not the client')
+    markerConn.terminate()
+    assert.equal(draws, 0, 'no reconnect was scheduled while idle')
     const sent = c.send('wake up')
     assert.equal(c.state, 'reconnecting')
     const second = await peer.nextConnection()
@@ -148,8 +156,14 @@ describe('client handshake', () => {
     const c = client()
     await c.close()
     assert.equal(c.state, 'closed')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    assert.equal(peer.connections.length, 0)
+    // A marker connection opened after the close arrives first and alone.
+    const marker = new WebSocket(peer.url)
+    marker.on('error', () => {})
+    const markerConn = await peer.nextConnection()
+    assert.equal(markerConn.protocol, '', 'the first connection is the marker, not the closed client')
+    markerConn.terminate()
+    await markerConn.closed
+    assert.equal(peer.connections.length, 1)
   })
 })
 

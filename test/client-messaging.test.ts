@@ -68,8 +68,11 @@ describe('client messaging', () => {
 
   it('rejects a send() with FRWS_ERR_CLIENT_ACK_TIMEOUT after its timeout but keeps the message for delivery', async () => {
     const { client, conn } = await connected()
-    const outcome = await settle(client.send('slow', { timeout: 50 }))
+    const started = Date.now()
+    const outcome = await settle(client.send('slow', { timeout: 50 }), 2000)
+    const after = Date.now() - started
     assert.equal((outcome.error as ReliableClientError).code, ClientErrorCode.ACK_TIMEOUT)
+    assert.ok(after >= 45, `rejected after ${after} ms, timeout 50 ms`)
     assert.equal(client.bufferedCount, 1, 'the message stays in the log')
     assert.equal((await conn.nextNonAck()).seq, 1)
     conn.send('A1')
@@ -138,10 +141,16 @@ describe('client messaging', () => {
     assert.equal(received.length, 6)
   })
 
-  it('acks a lone delivery within ackInterval', async () => {
-    const { conn } = await connected({}, { ackInterval: 20 })
+  it("acks a lone delivery after the welcome's ackInterval, not the client's default", async () => {
+    const ackInterval = 400
+    const { conn } = await connected({}, { ackInterval })
+    const sent = Date.now()
     conn.send('D1:lonely')
-    assert.deepEqual(await conn.next(), { type: 'A', seq: 1 })
+    assert.deepEqual(await conn.next(ackInterval + 3000), { type: 'A', seq: 1 })
+    const ackedAfter = Date.now() - sent
+    // Timers may fire a millisecond early; the client's own default (20 ms) would ack far sooner.
+    assert.ok(ackedAfter >= ackInterval - 10, `acked after ${ackedAfter} ms, ackInterval ${ackInterval} ms`)
+    assert.ok(ackedAfter < ackInterval + 3000, `acked after ${ackedAfter} ms, ackInterval ${ackInterval} ms`)
   })
 
   it('flushes a pending ack before a normal close', async () => {

@@ -75,6 +75,25 @@ describe('client reconnect and resume', () => {
     assert.equal(client.bufferedCount, 0)
   })
 
+  it('starts the attempt count again after every successful handshake, so maxAttempts counts failures in a row', async () => {
+    // random 0.5 of baseDelay 10: attempt 1 waits 5 ms, attempt 2 would wait 10, attempt 3 would give up.
+    const { client, conn } = await connected({ maxAttempts: 2, random: () => 0.5 })
+    const events: Array<[number, number]> = []
+    client.on('reconnecting', (event) => events.push([event.attempt, event.delay]))
+    let current = conn
+    for (let drop = 1; drop <= 4; drop++) {
+      const reconnecting = nextEvent(client, 'reconnecting')
+      current.terminate()
+      await reconnecting
+      current = await peer.nextConnection()
+      const resumed = nextEvent(client, 'resumed')
+      await current.handshake({ resumed: true })
+      await resumed
+    }
+    assert.deepEqual(events, [[1, 5], [1, 5], [1, 5], [1, 5]])
+    assert.equal(client.state, 'open')
+  })
+
   it('delivers once the frames a resumed server replays that the client already had', async () => {
     const { client, conn } = await connected()
     const inbox = collect(client)

@@ -405,9 +405,12 @@ describe('HeartbeatManager', { timeout: 20_000 }, () => {
     })
     for await (const _ of every(20)) {
       busy.touchMessage()
-      if (performance.now() - started > 700) break
+      const elapsed = performance.now() - started
+      // At least 700 ms, and on a loaded machine until the silent peer is dropped (at most 5 s).
+      if ((elapsed > 700 && events.silentTerminatedAt > 0) || elapsed > 5000) break
     }
-    const slack = 100
+    // Real timers fire late under CPU contention; a second of slack still fails a manager that waits a default interval.
+    const slack = 1000
     assert.ok(events.silentTerminatedAt > 0, 'the silent peer was terminated')
     const detection = events.silentTerminatedAt - started
     assert.ok(detection <= heartbeatDetectionBound(settings) + slack, `detected after ${detection} ms`)

@@ -38,8 +38,9 @@ describe('heartbeat on real sockets', () => {
     const detection = performance.now() - vanishedAt
 
     const tick = app.wsHeartbeat.stats().tickInterval
-    // Real timers fire a little late under load; the bound itself is pingInterval + pongTimeout + tick.
-    const timerSlack = 100
+    // Real timers fire late on a loaded machine; the bound itself is pingInterval + pongTimeout + tick.
+    // One second of slack still fails a heartbeat that waits a whole default interval (25 s).
+    const timerSlack = 1000
     assert.ok(detection <= PING_INTERVAL + PONG_TIMEOUT + tick + timerSlack,
       `detected after ${detection.toFixed(0)} ms, bound ${PING_INTERVAL + PONG_TIMEOUT + tick} ms`)
     assert.ok(detection >= PONG_TIMEOUT, `detected after ${detection.toFixed(0)} ms, before the pong window could pass`)
@@ -98,17 +99,61 @@ describe('heartbeat on real sockets', () => {
     clearInterval(chatter)
     assert.equal(pings, 0)
     assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
+    // Once the chatter stops a ping comes: the heartbeat was running all along.
+    await withExpiry(new Promise((resolve) => client.socket.once('ping', resolve)), 3000, 'a ping after the chatter stopped')
     assert.equal(client.socket.readyState, client.socket.OPEN)
   })
 
-  test('heartbeat: false sends no pings at all', async (t) => {
-    const { app } = await heartbeatApp({ heartbeat: false })
+  test("the peer's own protocol pings count as proof of life: the server sends none while they flow", async (t) => {
+    const { app } = await heartbeatApp()
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    let pings = 0
+    client.socket.on('ping', () => pings++)
+    let pongs = 0
+    client.socket.on('pong', () => pongs++)
+    const pinger = setInterval(() => client.socket.ping(), PING_INTERVAL / 4)
+    t.after(() => clearInterval(pinger))
+    await delay(PING_INTERVAL * 6)
+    clearInterval(pinger)
+    assert.ok(pongs >= 6, `the server answered only ${pongs} of the client's pings`)
+    assert.equal(pings, 0)
+    assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
+    // Once the client stops pinging a ping comes: the heartbeat was running all along.
+    await withExpiry(new Promise((resolve) => client.socket.once('ping', resolve)), 3000, 'a ping after the client stopped pinging')
+  })
+
+  test('heartbeat: false sends no pings at all, and idleTimeout still closes the idle connection with 4000', async (t) => {
+    const idleTimeout = PING_INTERVAL * 3
+    const { app, closes } = await heartbeatApp({ heartbeat: false, idleTimeout })
     t.after(() => app.close())
     const client = await openClient(`${await listen(app)}/ws`, { autoPong: false })
     t.after(() => client.socket.terminate())
-    await delay(PING_INTERVAL * 3)
+    const opened = Date.now()
+    let pings = 0
+    client.socket.on('ping', () => pings++)
+    // The idle close proves that three ping intervals passed without a ping.
+    const closed = await withExpiry(client.closed, idleTimeout + 3000, 'the idle close with heartbeat: false')
+    const closedAfter = Date.now() - opened
+    assert.deepEqual(closed, { code: 4000, reason: 'idle timeout' })
+    // The server's idle clock started a little before the client saw the open event.
+    assert.ok(closedAfter >= idleTimeout - 50, `closed as idle after ${closedAfter} ms, idleTimeout ${idleTimeout} ms`)
+    assert.equal(pings, 0)
     assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
-    assert.equal(client.socket.readyState, client.socket.OPEN)
+    await waitFor(() => closes.length === 1, 'the close event')
+    assert.equal(closes[0].cause, 'idle')
+  })
+
+  test('a route with heartbeat: false keeps the plugin idleTimeout', async (t) => {
+    const app = await buildApp({ idleTimeout: 300 }, (app) => {
+      app.wsRoute('/ws', { heartbeat: false }, () => {})
+    })
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    assert.deepEqual(await withExpiry(client.closed, 3000, 'the idle close'), { code: 4000, reason: 'idle timeout' })
+    assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
   })
 
   test('a route override shortens the heartbeat for that route only', async (t) => {
@@ -144,15 +189,21 @@ describe('idle timeout and app-level ping', () => {
   })
 
   test('application messages keep an idle-timeout connection open', async (t) => {
-    const { app } = await heartbeatApp({ idleTimeout: 300 })
+    const idleTimeout = 600
+    const { app } = await heartbeatApp({ idleTimeout })
     t.after(() => app.close())
     const client = await openClient(`${await listen(app)}/ws`)
     t.after(() => client.socket.terminate())
-    for (let i = 0; i < 8; i++) {
+    const started = Date.now()
+    // Each echo proves the connection was still open; together they span more than idleTimeout.
+    while (Date.now() - started < idleTimeout * 2) {
       client.socket.send('still here')
+      assert.equal(await client.next(), 'still here')
       await delay(100)
     }
     assert.equal(client.socket.readyState, client.socket.OPEN)
+    // Once the messages stop, the idle close comes.
+    assert.deepEqual(await withExpiry(client.closed, idleTimeout + 3000, 'the idle close'), { code: 4000, reason: 'idle timeout' })
   })
 
   test('the app-level ping gets its pong on a plain route with appPing', async (t) => {

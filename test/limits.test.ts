@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { buildApp, cleanup, delay, echoRoute, listen, openClient, rawUpgrade, refusedStatus, waitFor, withExpiry } from './helpers/server.js'
+import { buildApp, cleanup, delay, echoRoute, httpCall, httpUrl, listen, openClient, rawUpgrade, refusedStatus, waitFor, withExpiry } from './helpers/server.js'
 
 describe('maxPayload', () => {
   test('an oversized message closes that connection with 1009 while the others keep echoing', async (t) => {
@@ -90,9 +90,12 @@ describe('maxConnections', () => {
 describe('handshakeTimeout', () => {
   test('a route preValidation hook slower than handshakeTimeout gets 408 and registers nothing', async (t) => {
     let runs = 0
+    let slowHookDone = false
     const app = await buildApp({ handshakeTimeout: 200, maxConnections: 1 }, (app) => {
       app.wsRoute('/ws', {
-        preValidation: async (request: FastifyRequest) => { if (request.headers['x-slow'] === '1') await delay(600) }
+        preValidation: async (request: FastifyRequest) => {
+          if (request.headers['x-slow'] === '1') { await delay(600); slowHookDone = true }
+        }
       }, (connection) => {
         runs++
         connection.on('message', (data) => { void connection.send(data) })
@@ -103,27 +106,30 @@ describe('handshakeTimeout', () => {
     const slow = await rawUpgrade(`${url}/ws`, { 'x-slow': '1' })
     t.after(() => slow.socket.destroy())
     assert.equal(slow.status, 408)
-    // Give the slow hook time to finish: the late upgrade must still not open.
-    await delay(600)
-    assert.equal(runs, 0)
-    assert.equal(app.wsConnections.size, 0)
+    // Once the slow hook has finished, the late upgrade must still not open.
+    await waitFor(() => slowHookDone, 'the slow hook to finish', 3000)
 
-    // The timed-out upgrade no longer holds the only slot.
+    // The timed-out upgrade no longer holds the only slot; this round trip also gives the late one time to go wrong.
     const client = await openClient(`${url}/ws`)
     t.after(() => client.socket.terminate())
     client.socket.send('ok')
     assert.equal(await client.next(), 'ok')
+    assert.equal(runs, 1, 'only the second upgrade reached the handler')
+    assert.equal(app.wsConnections.size, 1)
   })
 
   test('a ws client whose upgrade is held by a slow route onRequest hook sees it fail', async (t) => {
+    let hookDone = false
     const app = await buildApp({ handshakeTimeout: 200 }, (app) => {
-      app.wsRoute('/ws', { onRequest: async () => { await delay(600) } }, () => {})
+      app.wsRoute('/ws', { onRequest: async () => { await delay(600); hookDone = true } }, () => {})
     })
     t.after(() => cleanup(app))
     const url = await listen(app)
     const status = await refusedStatus(`${url}/ws`)
     assert.equal(status, 408)
-    await delay(600)
+    await waitFor(() => hookDone, 'the slow hook to finish', 3000)
+    // A later request's answer proves the server went on after the hook: the late upgrade did not open.
+    assert.equal((await httpCall(`${httpUrl(app)}/ws/info`)).status, 200)
     assert.equal(app.wsConnections.size, 0)
   })
 

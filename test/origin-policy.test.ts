@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { compileOriginPolicy } from '../lib/origin-policy.js'
 import type { FastifyReliableWsOptions, OriginOption } from '../lib/index.js'
-import { buildApp, cleanup, echoRoute, listen, openClient, refusedStatus, waitFor } from './helpers/server.js'
+import { buildApp, captureLogs, cleanup, echoRoute, listen, LogLevel, openClient, refusedStatus, waitFor } from './helpers/server.js'
 
 const FOREIGN = 'https://evil.example'
 const ALLOWED = 'https://app.example.com'
@@ -89,11 +89,19 @@ describe('the upgrade origin check', () => {
     assert.deepEqual(seen, [ALLOWED, FOREIGN])
   })
 
-  test('an origin function that throws refuses the upgrade instead of allowing it', async (t) => {
-    const { app, url, handled } = await start(t, { origins: () => { throw new Error('policy store down') } })
-    const status = await refusedStatus(`${url}/ws`, { origin: ALLOWED })
-    assert.ok(status >= 400, `status ${status}`)
-    assert.equal(handled(), 0)
+  test('an origin function that throws refuses the upgrade with 500 and logs its error', async (t) => {
+    const logs = captureLogs()
+    let runs = 0
+    const app = await buildApp({ origins: () => { throw new Error('policy store down') } }, (app) => {
+      app.wsRoute('/ws', () => { runs++ })
+    }, { logger: { level: 'info', stream: logs.stream } })
+    t.after(() => cleanup(app))
+    const url = await listen(app)
+    // The policy failed, not the client: a server error (as @fastify/cors answers), never 101 and never a 403 that blames the origin.
+    assert.equal(await refusedStatus(`${url}/ws`, { origin: ALLOWED }), 500)
+    const errors = logs.lines.filter((line) => line.level >= LogLevel.error)
+    assert.deepEqual(errors.map((line) => (line.err as { message?: string } | undefined)?.message), ['policy store down'])
+    assert.equal(runs, 0)
     assert.equal(app.wsConnections.size, 0)
   })
 

@@ -128,6 +128,9 @@ describe('the connection registry', () => {
     t.after(() => { a.client.socket.terminate(); b.client.socket.terminate() })
     app.wsConnections.get(a.id)?.close(1000)
     assert.equal(app.wsConnections.broadcast('late'), 1)
+    assert.equal(await b.client.next(), 'late')
+    assert.equal((await withExpiry(a.client.closed, 2000, 'the close of a')).code, 1000)
+    assert.deepEqual(a.client.messages, [`id:${a.id}`], 'the closing connection got nothing after its id')
   })
 
   test('close(id, code, reason) closes that one connection with that code and reason', async (t) => {

@@ -109,15 +109,32 @@ async function runChaos (proxy: FaultProxy, random: () => number, probes: ChaosP
   }
 }
 
+/** The seed of every random choice of these tests, printed with each result. */
+const DEFAULT_SEED = 20_261_129
+
+/**
+ * The seed: `DEFAULT_SEED` so that every run makes the same choices, `FRWS_CHAOS_SEED=<n>` to
+ * replay a printed seed, `FRWS_CHAOS_SEED=random` to explore a new one (printed too).
+ */
+function chaosSeed (value = process.env.FRWS_CHAOS_SEED): number {
+  if (value === undefined || value === '') return DEFAULT_SEED
+  if (value === 'random') return randomInt(2 ** 31)
+  const seed = Number(value)
+  if (!Number.isSafeInteger(seed)) throw new TypeError(`FRWS_CHAOS_SEED must be an integer or "random", got "${value}"`)
+  return seed
+}
+
+const seed = chaosSeed()
+
 describe('reliable mode through a network that keeps breaking', () => {
   const MESSAGES = 10_000
   const WINDOW = 500
-  const seed = process.env.FRWS_CHAOS_SEED === undefined ? randomInt(2 ** 31) : Number(process.env.FRWS_CHAOS_SEED)
 
   test(`10,000 messages each way arrive exactly once and in order while a proxy cuts or blackholes the connection every 100-300 ms (seed ${seed}, rerun with FRWS_CHAOS_SEED=${seed})`,
     { timeout: 120_000 }, async (t) => {
       const scene = new Scene()
       t.after(() => scene.close())
+      t.diagnostic(`seed ${seed} (rerun with FRWS_CHAOS_SEED=${seed})`)
       const random = seededRandom(seed)
       const serverReceived: number[] = []
       const serverTally: SendTally = { resolved: 0, rejected: [] }
@@ -197,7 +214,7 @@ describe('reliable mode through a network that keeps breaking', () => {
 })
 
 describe('the seed scenario: a client sending steadily through a network outage', () => {
-  test('a client sending every 200 ms through a 2 s blackhole (the 2 s / 20 s case scaled down 10x: the outage lasts 10 send intervals) loses nothing and duplicates nothing',
+  test(`a client sending every 200 ms through a 2 s blackhole (the 2 s / 20 s case scaled down 10x: the outage lasts 10 send intervals) loses nothing and duplicates nothing (seed ${seed})`,
     { timeout: 30_000 }, async (t) => {
       const SEND_INTERVAL = 200
       const OUTAGE = 10 * SEND_INTERVAL
@@ -215,7 +232,8 @@ describe('the seed scenario: a client sending steadily through a network outage'
         }
       })
       const { proxy, url } = await scene.proxy(server.port)
-      const { client, log } = scene.client(url, FAST_CLIENT)
+      // The client's backoff jitter is seeded too.
+      const { client, log } = scene.client(url, { ...FAST_CLIENT, random: seededRandom(seed + 2) })
       const resumed: boolean[] = []
       const continuityLost: unknown[] = []
       client.on('resumed', ({ continuity }) => resumed.push(continuity))
@@ -255,6 +273,6 @@ describe('the seed scenario: a client sending steadily through a network outage'
       assert.ok(resumed.length >= 1 && resumed.every((continuity) => continuity), `resumed with continuity: ${JSON.stringify(resumed)}`)
       assert.deepEqual(continuityLost, [])
       assert.equal(sessions.length, 1, 'one session all along')
-      t.diagnostic(`${sent.length} messages, ${resumed.length} resume(s), ${proxy.droppedBytes} bytes dropped by the outage`)
+      t.diagnostic(`seed ${seed}: ${sent.length} messages, ${resumed.length} resume(s), ${proxy.droppedBytes} bytes dropped by the outage`)
     })
 })

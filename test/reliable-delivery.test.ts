@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MemorySessionStore } from '../lib/index.js'
-import type { SessionPatch, SessionStore } from '../lib/index.js'
+import type { SessionPatch, SessionState, SessionStore } from '../lib/index.js'
 import { payloadOf, resumeOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
-import { buildApp, delay, listen, openClient, waitFor, withExpiry } from './helpers/server.js'
+import { buildApp, delay, listen, openClient, rejectionDelay, waitFor, waitForAsync, withExpiry } from './helpers/server.js'
 
 /** Tracks whether a promise has settled, and how. */
 function track (promise: Promise<unknown>): { state: 'pending' | 'resolved' | 'rejected', error?: unknown } {
@@ -22,6 +22,14 @@ async function takeData (peer: ProtocolPeer, count: number): Promise<string[]> {
     seen.push(`${frame.seq}:${String(payloadOf(entry))}`)
   }
   return seen
+}
+
+/** Wait until the stored state of `sessionId` satisfies `predicate` (the server writes once per event-loop turn). */
+async function storeReaches (store: SessionStore, sessionId: string, predicate: (state: SessionState) => boolean, what: string): Promise<void> {
+  await waitForAsync(async () => {
+    const state = await store.get(sessionId)
+    return state !== undefined && predicate(state)
+  }, what)
 }
 
 describe('reliable delivery from the client', () => {
@@ -57,13 +65,13 @@ describe('reliable delivery from the client', () => {
       const ack = await peer.nextOfType('A')
       acks.push((ack.frame as { seq: number }).seq)
     }
-    // Nothing else is acknowledged later: the last ack covered everything.
-    await delay(100)
+    // Nothing else is acknowledged later: the ack of a later frame (held back for ackInterval) comes next.
+    peer.sendData(201, 'later')
+    assert.equal((await peer.nextOfType('A')).raw, 'A201')
     assert.deepEqual(peer.pending().map((entry) => entry.raw), [])
     assert.ok(acks.length <= Math.ceil(200 / ackEvery) + 1, `acks: ${acks.join(', ')}`)
     assert.deepEqual([...acks].sort((a, b) => a - b), acks, 'acks only grow')
-    assert.equal(server.messages.length, 200)
-    assert.deepEqual(server.messages.map((m) => m.data), Array.from({ length: 200 }, (_, i) => `m${i + 1}`))
+    assert.deepEqual(server.messages.map((m) => m.data), [...Array.from({ length: 200 }, (_, i) => `m${i + 1}`), 'later'])
   })
 
   test('a single frame is acknowledged once ackInterval has passed, not at once', async (t) => {
@@ -91,12 +99,14 @@ describe('reliable delivery from the server', () => {
     const connection = server.connections[0]
     const sends = ['one', 'two', 'three'].map((text) => track(connection.send(text)))
     assert.deepEqual(await takeData(peer, 3), ['1:one', '2:two', '3:three'])
-    await delay(50)
+    // A round trip (a client message and its ack, held back for ackInterval) proves the server had time to settle them.
+    peer.sendData(1, 'probe 1')
+    await peer.nextOfType('A')
     assert.deepEqual(sends.map((s) => s.state), ['pending', 'pending', 'pending'])
 
     peer.sendAck(1)
-    await waitFor(() => sends[0].state !== 'pending', 'the first send to settle')
-    await delay(20)
+    peer.sendData(2, 'probe 2')
+    await peer.nextOfType('A')
     assert.deepEqual(sends.map((s) => s.state), ['resolved', 'pending', 'pending'])
 
     peer.sendAck(3)
@@ -123,7 +133,8 @@ describe('reliable delivery from the server', () => {
     const peer = await server.peer()
     await peer.handshake()
     await waitFor(() => server.connections.length === 1, 'the handler')
-    await assert.rejects(server.connections[0].send('ignored', { timeout: 100 }), { code: 'FRWS_ERR_SEND_TIMEOUT' })
+    const after = await rejectionDelay(server.connections[0].send('ignored', { timeout: 100 }), { code: 'FRWS_ERR_SEND_TIMEOUT' }, 2000)
+    assert.ok(after >= 90, `rejected after ${after} ms, timeout 100 ms`)
     assert.equal(server.connections[0].unackedCount, 1, 'the message stays queued')
   })
 })
@@ -230,13 +241,7 @@ describe('resume', () => {
     peer.sendData(2, 'c2')
     await peer.nextOfType('A')
     // A writes to the store once per event-loop turn (setImmediate): wait until it has.
-    await withExpiry((async () => {
-      for (;;) {
-        const state = await store.get(welcome.sessionId)
-        if (state?.serverAcked === 1 && state.clientDelivered === 2 && state.serverSeq === 3) return
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-    })(), 2000, 'the store write of A')
+    await storeReaches(store, welcome.sessionId, (state) => state.serverAcked === 1 && state.clientDelivered === 2 && state.serverSeq === 3, 'the store write of A')
     peer.terminate()
     await waitFor(() => nodeA.events.includes('suspend:1006'), 'the suspend event on A')
 
@@ -261,6 +266,34 @@ describe('resume', () => {
     assert.equal((await onB.nextOfType('D')).raw, 'D4:from B')
   })
 
+  test('a resume writes the client position to the store at once: acked messages leave the stored buffer before any new ack', async (t) => {
+    const store = new MemorySessionStore()
+    t.after(() => store.close())
+    const server = await startReliable({ reliable: true }, { sessionStore: store })
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => server.connections.length === 1, 'the handler')
+    for (const text of ['m1', 'm2', 'm3']) void server.connections[0].send(text)
+    await takeData(peer, 3)
+    peer.terminate()
+    await waitFor(() => server.events.includes('suspend:1006'), 'the suspend event')
+    await storeReaches(store, welcome.sessionId, (state) => state.serverSeq === 3, 'the three sends in the store')
+    assert.equal((await store.get(welcome.sessionId))?.serverAcked, 0)
+
+    const again = await server.peer()
+    const resumed = await again.handshake(resumeOf(welcome, 2))
+    assert.equal(resumed.resumed, true)
+    assert.equal((await again.nextOfType('D')).raw, 'D3:m3')
+    // A later write (this delivery) proves the writer has run since the resume; no ack was sent.
+    again.sendData(1, 'c1')
+    await again.nextOfType('A')
+    await storeReaches(store, welcome.sessionId, (state) => state.clientDelivered === 1, 'the delivery in the store')
+    const stored = await store.get(welcome.sessionId)
+    assert.equal(stored?.serverAcked, 2, 'the resume position was written')
+    assert.deepEqual(stored?.messages.map((m) => m.seq), [3])
+  })
+
   test('the handler does not run again on a same-node resume, and suspend then resume fire', async (t) => {
     let runs = 0
     const server = await startReliable({ reliable: true }, {}, () => { runs++ })
@@ -283,6 +316,39 @@ describe('resume', () => {
     assert.equal(runs, 1)
     assert.deepEqual(server.events, ['suspend:1006', 'resume', 'suspend:1006', 'resume', 'suspend:1006'])
     assert.deepEqual(server.messages.map((m) => m.data), ['r1', 'r2', 'r3'])
+  })
+
+  test('a node whose session was resumed on another node closes its old socket with 4409 and ends the session there', async (t) => {
+    const store = new MemorySessionStore()
+    t.after(() => store.close())
+    const nodeA = await startReliable({ reliable: true }, { sessionStore: store })
+    const nodeB = await startReliable({ reliable: true }, { sessionStore: store })
+    t.after(() => Promise.all([nodeA.stop(), nodeB.stop()]))
+    const onA = await nodeA.peer()
+    const welcome = await onA.handshake()
+    onA.sendData(1, 'on A')
+    await onA.nextOfType('A')
+    await storeReaches(store, welcome.sessionId, (state) => state.clientDelivered === 1, 'the delivery on A in the store')
+
+    // The network of A's client looks dead to the client, so it resumes on B while A's socket is still open.
+    const onB = await nodeB.peer()
+    const resumed = await onB.handshake(resumeOf(welcome, 0))
+    assert.equal(resumed.resumed, true)
+    assert.equal(onA.socket.readyState, onA.socket.OPEN)
+
+    // A learns of the move on its next store write.
+    const sendOnA = nodeA.connections[0].send('from A after the move')
+    const closed = await onA.closed()
+    assert.equal(closed.code, 4409)
+    await assert.rejects(withExpiry(sendOnA, 2000, 'the send on A to settle'), { code: 'FRWS_ERR_SESSION_ENDED' })
+    await waitFor(() => nodeA.closes.length === 1, 'the session to end on A')
+    assert.equal(nodeA.closes[0].cause, 'replaced')
+    assert.equal(nodeA.app.wsConnections.size, 0)
+    // B keeps the session.
+    onB.sendData(2, 'on B')
+    assert.equal((await onB.nextOfType('A')).raw, 'A2')
+    assert.deepEqual(nodeB.messages.map((m) => m.data), ['on B'])
+    assert.notEqual(await store.get(welcome.sessionId), undefined)
   })
 })
 
@@ -338,6 +404,29 @@ describe('session lifetime', () => {
     const late = await server.peer()
     const resumed = await late.handshake(resumeOf(welcome, 1))
     assert.equal(resumed.resumed, false)
+  })
+
+  test('a session that expired on the server cannot be resumed from the store, even when its release reached the store late', async (t) => {
+    const sessionTimeout = 300
+    // The store answers 200 ms late, so the release lands well after the server started its expiry timer.
+    const store = new SlowAnswerStore(new MemorySessionStore(), 200)
+    t.after(() => store.close())
+    const server = await startReliable({ reliable: { sessionTimeout } }, { sessionStore: store })
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => server.connections.length === 1, 'the handler')
+    const during = track(server.connections[0].send('while away'))
+    await peer.nextOfType('D')
+    peer.terminate()
+    await waitFor(() => server.closes.length === 1, 'the session to expire', sessionTimeout + 3000)
+    assert.equal(server.closes[0].cause, 'expired')
+    await waitFor(() => during.state !== 'pending', 'the send to settle')
+    assert.equal((during.error as { code?: string }).code, 'FRWS_ERR_SESSION_ENDED')
+
+    const late = await server.peer()
+    const resumed = await late.handshake(resumeOf(welcome, 0))
+    assert.equal(resumed.resumed, false, 'a send the application saw fail must not be replayed by a resume')
   })
 
   test('fastify.close() ends a suspended session at once with cause shutdown', async (t) => {
@@ -480,7 +569,10 @@ describe('session lifetime', () => {
     const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
 
-    await delay(400)
+    // Every write made so far has had its answer; a round trip after that proves the server acted on them.
+    await store.settled()
+    again.sendData(2, 'after the answers')
+    assert.equal((await again.nextOfType('A')).raw, 'A2')
     assert.deepEqual(server.events, ['suspend:1006', 'resume'])
     assert.equal(again.socket.readyState, again.socket.OPEN)
   })
@@ -500,20 +592,35 @@ describe('session lifetime', () => {
     const resumed = await again.handshake(resumeOf(welcome))
     assert.equal(resumed.resumed, true)
 
-    await delay(sessionTimeout + 300)
+    // A control session dropped after the resume expires later than a wrongly released one would.
+    const control = await server.peer()
+    const controlWelcome = await control.handshake()
+    control.terminate()
+    await waitForAsync(async () => await store.get(controlWelcome.sessionId) === undefined, 'the control session to expire in the store', sessionTimeout + 3000)
     assert.notEqual(await store.get(welcome.sessionId), undefined, 'an attached session does not expire in the store')
   })
 })
 
 /** A store whose writes apply at once but whose answers arrive `delay` ms later (a remote store). */
 class SlowAnswerStore implements SessionStore {
+  #unanswered = 0
   constructor (private readonly inner: MemorySessionStore, private readonly delay: number) {}
   create: SessionStore['create'] = (input) => this.inner.create(input)
   claim: SessionStore['claim'] = (input) => this.inner.claim(input)
   async update (sessionId: string, ownerId: string, patch: SessionPatch): Promise<boolean> {
-    const owned = await this.inner.update(sessionId, ownerId, patch)
-    await delay(this.delay)
-    return owned
+    this.#unanswered++
+    try {
+      const owned = await this.inner.update(sessionId, ownerId, patch)
+      await delay(this.delay)
+      return owned
+    } finally {
+      this.#unanswered--
+    }
+  }
+
+  /** Resolves once every update made so far has been answered. */
+  settled (): Promise<void> {
+    return waitFor(() => this.#unanswered === 0, 'the store to answer every update', 5000)
   }
 
   release: SessionStore['release'] = (sessionId, ownerId, sessionTimeout) => this.inner.release(sessionId, ownerId, sessionTimeout)

@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ContinuityLostEvent, ReliableClient, ResumedEvent } from '../lib/client/index.js'
 import type { CloseInfo, ReliableConnection, Respond, WsMessage } from '../lib/index.js'
-import { openClient, waitFor, withExpiry } from './helpers/server.js'
+import { openClient, rejectionDelay, waitFor, withExpiry } from './helpers/server.js'
 import { FAST_CLIENT, FAST_HEARTBEAT, Scene, codeOf, nextClientEvent, watch } from './helpers/reliable-pair.js'
 import type { EventLog, SceneServer } from './helpers/reliable-pair.js'
 import { helloFrame } from './helpers/protocol-peer.js'
@@ -276,8 +276,10 @@ describe('request and response through the real client and server', () => {
     const errors: string[] = []
     client.on('error', (error) => errors.push(error.message))
 
-    await assert.rejects(client.request('never', { timeout: 150 }), (error) => codeOf(error) === 'FRWS_ERR_CLIENT_REQUEST_TIMEOUT')
-    await assert.rejects(connection.request('never', { timeout: 150 }), (error) => codeOf(error) === 'FRWS_ERR_REQUEST_TIMEOUT')
+    const clientAfter = await rejectionDelay(client.request('never', { timeout: 150 }), (error) => codeOf(error) === 'FRWS_ERR_CLIENT_REQUEST_TIMEOUT', 2000)
+    const serverAfter = await rejectionDelay(connection.request('never', { timeout: 150 }), (error) => codeOf(error) === 'FRWS_ERR_REQUEST_TIMEOUT', 2000)
+    // Not earlier than the timeout (a timer may fire a millisecond early).
+    assert.ok(clientAfter >= 140 && serverAfter >= 140, `rejected after ${clientAfter} ms and ${serverAfter} ms, timeout 150 ms`)
     lateRespond?.('too late')
     releaseClientAnswer?.('too late')
 

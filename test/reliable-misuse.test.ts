@@ -179,6 +179,31 @@ describe('misuse after the handshake closes that connection only', { concurrency
     assert.equal(server.connections[1].unackedCount, 4, 'the refused message was never queued')
   })
 
+  test('a server send past reliable.maxUnackedBytes closes with 4413; the sends that fitted were numbered 1, 2', async (t) => {
+    const sends: Array<Promise<void>> = []
+    const payload = 'x'.repeat(40)
+    const server = await expectMisuse(t, {
+      // 'D1:' plus 40 bytes is 43 bytes: two frames (86) fit in 100 bytes, a third (129) does not.
+      route: { reliable: { maxUnackedBytes: 100, ackEvery: 1000 } },
+      misbehave: async (peer, server) => {
+        const connection = server.connections[1]
+        sends.push(connection.send(payload), connection.send(payload))
+        const seqs = [(await peer.nextOfType('D')).frame, (await peer.nextOfType('D')).frame].map((frame) => (frame as { seq: number }).seq)
+        assert.deepEqual(seqs, [1, 2])
+        assert.equal(connection.unackedCount, 2)
+        sends.push(connection.send(payload))
+      },
+      code: 4413,
+      reason: /buffer overflow/
+    })
+    const outcomes = await Promise.allSettled(sends)
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected'])
+    for (const outcome of outcomes) {
+      assert.equal(((outcome as PromiseRejectedResult).reason as { code?: string }).code, 'FRWS_ERR_SESSION_ENDED')
+    }
+    assert.equal(server.connections[1].unackedCount, 2, 'the refused message was never queued')
+  })
+
   test('a session whose acks keep up never overflows reliable.maxUnacked', async (t) => {
     const server = await startReliable({ reliable: { maxUnacked: 4, ackEvery: 2 } })
     t.after(() => server.stop())

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { DataFrame } from '../lib/protocol/frames.js'
 import { resumeOf, startReliable } from './helpers/protocol-peer.js'
 import type { ProtocolPeer } from './helpers/protocol-peer.js'
-import { delay, waitFor } from './helpers/server.js'
+import { delay, waitFor, withExpiry } from './helpers/server.js'
 
 /** The next frame of `type`, or a failure naming the close code if the server closes first. */
 async function nextOrClose (peer: ProtocolPeer, type: 'A' | 'E'): Promise<DataFrame> {
@@ -67,10 +67,15 @@ describe('server requests to the client', () => {
     await peer.handshake()
     await waitFor(() => server.connections.length === 1, 'the handler')
     const connection = server.connections[0]
+    const started = Date.now()
     const byDefault = connection.request('default timeout')
     const explicit = connection.request('explicit timeout', { timeout: 50 })
-    await assert.rejects(explicit, { code: 'FRWS_ERR_REQUEST_TIMEOUT' })
-    await assert.rejects(byDefault, { code: 'FRWS_ERR_REQUEST_TIMEOUT' })
+    const rejectedAfter = (promise: Promise<unknown>): Promise<number> =>
+      withExpiry(assert.rejects(promise, { code: 'FRWS_ERR_REQUEST_TIMEOUT' }), 2000, 'the request timeout').then(() => Date.now() - started)
+    const [explicitAfter, byDefaultAfter] = await Promise.all([rejectedAfter(explicit), rejectedAfter(byDefault)])
+    // Within 2 s (a 30 s default fails here, not at the suite's timeout) and not earlier than the timeout (timers may fire a millisecond early).
+    assert.ok(explicitAfter >= 45 && explicitAfter < 2000, `options.timeout 50 rejected after ${explicitAfter} ms`)
+    assert.ok(byDefaultAfter >= 145 && byDefaultAfter < 2000, `reliable.requestTimeout 150 rejected after ${byDefaultAfter} ms`)
 
     const question = await nextSequenced(peer, 'Q')
     peer.sendResponse(1, question.seq, 'too late')
@@ -164,9 +169,9 @@ describe('client requests to the server', () => {
     await peer.handshake()
     peer.sendRequest(1, 'q')
     assert.equal((await peer.nextOfType('R')).raw, 'R1,1:first')
+    // A second answer would have been written before the ack of this later message.
     peer.sendData(2, 'x')
     await peer.nextOfType('A')
-    await delay(50)
     assert.deepEqual(peer.pending().filter((e) => !String(e.raw).startsWith('A')), [])
   })
 

@@ -293,7 +293,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /**
    * @internal The session is over for this node. Its store record is released on shutdown (another
-   * node may resume it), left alone when it moved or expired, and deleted otherwise.
+   * node may resume it), left alone when it moved, and deleted otherwise (if this node still owns
+   * it). An expired session is deleted too: its release may have reached the store after the expiry
+   * timer started, and a resume in that gap would replay sends that already failed.
    */
   endSession (code: number, reason: string, cause: CloseCause): void {
     if (this.isEnded) return
@@ -305,7 +307,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       void this.#releaseInStore(this.ownerId, this.#settings.sessionTimeout).finally(() => this.#writer.stop())
     } else {
       this.#writer.stop()
-      if (cause !== 'replaced' && cause !== 'expired') {
+      if (cause !== 'replaced') {
         void this.#reliableHost.store.delete(this.sessionId, this.ownerId).catch(noop)
       }
     }

@@ -38,6 +38,10 @@ export interface FaultProxy {
    * through a {@link delay}.
    */
   readonly droppedBytes: number
+  /** Bytes that arrived and wait for {@link restore} (a blackhole) or for their delay: proof that they reached the proxy. */
+  readonly heldBytes: number
+  /** Connections one side of which closed during the current blackhole, hidden from the other side until {@link restore}. */
+  readonly hiddenCloses: number
   /**
    * Reset every current connection at once (a TCP RST to both peers, no WebSocket close frame),
    * as when a NAT or a load balancer forgets them. New connections are accepted as usual.
@@ -104,6 +108,16 @@ export async function createFaultProxy (options: FaultProxyOptions): Promise<Fau
     },
     get droppedBytes () {
       return network.droppedBytes
+    },
+    get heldBytes () {
+      let bytes = 0
+      for (const pair of pairs) bytes += pair.pendingBytes
+      return bytes
+    },
+    get hiddenCloses () {
+      let count = 0
+      for (const pair of pairs) if (pair.closedInOutage) count++
+      return count
     },
     cut () {
       for (const pair of [...pairs]) pair.destroy(true)

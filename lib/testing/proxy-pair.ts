@@ -159,6 +159,11 @@ export class ProxyPair {
     this.#lanes = [new Lane(this, client, upstream, network), new Lane(this, upstream, client, network)]
   }
 
+  /** Bytes accepted in either direction and not yet delivered (held by a blackhole or a delay). */
+  get pendingBytes (): number {
+    return this.#lanes[0].pendingBytes + this.#lanes[1].pendingBytes
+  }
+
   /** Entering a blackhole: hold what is queued. */
   hold (): void {
     for (const lane of this.#lanes) lane.hold()

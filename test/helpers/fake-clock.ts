@@ -2,6 +2,12 @@ import type { ClockTimer, HeartbeatClock } from '../../lib/heartbeat/clock.js'
 
 interface FakeTimer { fn: () => void, interval: number, next: number, once: boolean }
 
+/**
+ * Most timers and actions one {@link FakeClock.advance} runs. A synchronous loop cannot be stopped by
+ * a test's timeout, so a timer that keeps re-arming at the same instant must fail here, not hang.
+ */
+export const MAX_FIRES_PER_ADVANCE = 1_000_000
+
 /** A clock whose time moves only when the test says so; timers fire at their exact times. */
 export class FakeClock implements HeartbeatClock {
   time = 0
@@ -40,7 +46,10 @@ export class FakeClock implements HeartbeatClock {
   /** Move time forward by `ms`, running actions and timers in time order. */
   advance (ms: number): void {
     const end = this.time + ms
-    for (;;) {
+    for (let fired = 0; ; fired++) {
+      if (fired === MAX_FIRES_PER_ADVANCE) {
+        throw new Error(`FakeClock.advance(${ms}) ran ${fired} timers and actions without reaching ${end} ms (now ${this.time} ms): a runaway timer`)
+      }
       const action = this.#actions[0]
       let timer: FakeTimer | undefined
       for (const candidate of this.timers) if (timer === undefined || candidate.next < timer.next) timer = candidate

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict'
+import type { AssertPredicate } from 'node:assert'
 import { randomBytes } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -92,6 +94,16 @@ export function withExpiry<T> (promise: Promise<T>, ms: number, what: string): P
   return Promise.race([promise, expiry]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * Milliseconds until `promise` rejects as `expected` says (as in `assert.rejects`); fails after
+ * `ms`, so a timeout that is far too long fails in `ms`, not at the suite's timeout.
+ */
+export async function rejectionDelay (promise: Promise<unknown>, expected: AssertPredicate, ms: number): Promise<number> {
+  const started = Date.now()
+  await withExpiry(assert.rejects(promise, expected), ms, 'the rejection')
+  return Date.now() - started
+}
+
 /** The next message on a client socket, as text or bytes. */
 export function nextMessage (socket: WebSocket, ms = 2000): Promise<{ data: string | Buffer, isBinary: boolean }> {
   return withExpiry(new Promise((resolve) => {
@@ -116,6 +128,15 @@ export function delay (ms: number): Promise<void> {
 export async function waitFor (predicate: () => boolean, what: string, ms = 2000): Promise<void> {
   const deadline = Date.now() + ms
   while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await delay(5)
+  }
+}
+
+/** {@link waitFor} for a predicate that must await (a session store read): stops polling at the deadline. */
+export async function waitForAsync (predicate: () => Promise<boolean>, what: string, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await delay(5)
   }

@@ -5,6 +5,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
 import { createFaultProxy, type FaultProxy } from '../../lib/testing/index.js'
 import { resolveTarget } from '../../lib/testing/proxy-target.js'
+import { waitFor } from '../helpers/server.js'
 
 /** What a socket receives, with the Date.now() of each chunk's arrival. */
 interface Collector {
@@ -139,7 +140,8 @@ describe('createFaultProxy', { timeout: 10_000 }, () => {
     proxy.blackhole()
     client.write('held-up')
     server.write('held-down')
-    await delay(50)
+    // Both chunks reached the proxy (which is what would forward them) and were held.
+    await waitFor(() => proxy.heldBytes === 'held-up'.length + 'held-down'.length, 'both chunks held')
     assert.equal(atServer.text(), '', 'nothing crosses a dead network')
     assert.equal(atClient.text(), '')
     assert.equal(client.destroyed, false)
@@ -178,8 +180,8 @@ describe('createFaultProxy', { timeout: 10_000 }, () => {
     proxy.blackhole()
     client.write('never')
     server.destroy()
-    // Without a blackhole the proxy passes a close on within a millisecond or two on loopback.
-    await delay(50)
+    // The proxy saw the close (without a blackhole it would pass it on at once) and hides it.
+    await waitFor(() => proxy.hiddenCloses === 1, 'the close to be hidden')
     assert.equal(proxy.connections, 1)
     assert.equal(client.destroyed, false, 'the client does not see the close through a dead network')
     const clientClosed = closed(client)
