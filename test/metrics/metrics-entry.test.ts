@@ -1,29 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import * as metrics from '../../lib/metrics/index.js'
+import { importsOf } from '../helpers/import-graph.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-/** The source files and the packages `entry` pulls in. */
-async function importsOf (entry: string): Promise<{ files: string[], packages: string[] }> {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: [entry],
-    platform: 'node',
-    format: 'esm',
-    bundle: true,
-    packages: 'external',
-    write: false,
-    metafile: true,
-    logLevel: 'silent'
-  })
-  const files = Object.keys(result.metafile.inputs)
-  const packages = Object.values(result.metafile.inputs).flatMap((input) => input.imports.filter((i) => i.external).map((i) => i.path))
-  return { files, packages }
-}
 
 test('the plugin entry and the client never import prom-client nor the exporter', async () => {
   for (const entry of ['lib/index.ts', 'lib/client/index.ts']) {
