@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { MemorySessionStore } from '../../lib/index.js'
 import type { WsMessage } from '../../lib/index.js'
 import type { SessionStore } from '../../lib/store/session-store.js'
+import type { ReliableClient } from '../../lib/client/index.js'
 import { connectClient, faultyStore, startApp } from '../../lib/testing/index.js'
 import WebSocket from 'ws'
 import { encodeHello } from '../../lib/protocol/handshake.js'
@@ -15,17 +16,23 @@ function outlivingStore (): SessionStore {
   return Object.assign(new MemorySessionStore(), { outlivesProcess: true })
 }
 
+/** An app whose reliable route takes messages and sends nothing, on `store`, and a client connected to it. */
+async function connectToSink (t: { after: (fn: () => unknown) => void }, store: SessionStore): Promise<ReliableClient> {
+  const server = await startApp((app) => {
+    app.wsRoute('/r', { reliable: {} }, (connection) => {
+      connection.on('message', () => {})
+    })
+  }, { plugin: { sessionStore: store } })
+  t.after(() => server.close())
+  const client = await connectClient(`${server.url}/r`)
+  t.after(() => client.close())
+  return client
+}
+
 describe('durability rule (docs/SCALE-OUT.md)', () => {
   test('the server acknowledges a client message only once the store committed its delivery', async (t) => {
     const store = faultyStore(new MemorySessionStore())
-    const server = await startApp((app) => {
-      app.wsRoute('/r', { reliable: {} }, (connection) => {
-        connection.on('message', () => {})
-      })
-    }, { plugin: { sessionStore: store } })
-    t.after(() => server.close())
-    const client = await connectClient(`${server.url}/r`)
-    t.after(() => client.close())
+    const client = await connectToSink(t, store)
     store.setLatency({ update: LATENCY })
     const sentAt = Date.now()
     await client.send('one')
@@ -35,14 +42,7 @@ describe('durability rule (docs/SCALE-OUT.md)', () => {
 
   test('a failed write holds the ack back until its retry commits', async (t) => {
     const store = faultyStore(new MemorySessionStore())
-    const server = await startApp((app) => {
-      app.wsRoute('/r', { reliable: {} }, (connection) => {
-        connection.on('message', () => {})
-      })
-    }, { plugin: { sessionStore: store } })
-    t.after(() => server.close())
-    const client = await connectClient(`${server.url}/r`)
-    t.after(() => client.close())
+    const client = await connectToSink(t, store)
     store.failNext('update')
     store.failNext('update')
     await client.send('one')
