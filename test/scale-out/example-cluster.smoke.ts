@@ -1,3 +1,7 @@
+// Smoke test of `npm run example:cluster`, run on demand with `npm run test:example-cluster` and not
+// part of `npm test`: inside the full suite the launcher hung at start about once in five runs here
+// (it printed its first node and then nothing for 30 s; alone it starts in about 1 s), cause not
+// yet known. Kept out of CI until that is understood, so a hang of the example cannot fail a run.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
