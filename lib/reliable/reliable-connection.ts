@@ -1,13 +1,13 @@
 import type { EventEmitter } from 'node:events'
 import type { RawData, WebSocket } from 'ws'
-import { WsConnection, reportedCloseCode } from '../connection.js'
+import { WsConnection } from '../connection.js'
 import type { CloseCause, ConnectionInit, UntypedMessages, WsMessage, WsOutgoing } from '../connection.js'
 import type { InvalidMessage, MessageTypes } from '../messages/types.js'
 import { decodeIncoming, describeProblem, encodeOutgoing } from '../messages/validate.js'
 import type { Checked } from '../messages/validate.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
-import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
+import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
 import { decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
 import type { StandardSchemaV1 } from '../messages/standard-schema.js'
@@ -22,6 +22,7 @@ import {
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from '../store/session-store.js'
 import { SessionWriter } from './session-writer.js'
+import { SessionLifetime } from './session-lifetime.js'
 import { sessionTag } from './session-tag.js'
 import { OutgoingRequests } from './outgoing-requests.js'
 import { IncomingRequests } from './incoming-requests.js'
@@ -29,7 +30,7 @@ import { noop, rejected, withTimeout } from './send-promises.js'
 import { SessionShare, frameHeldBytes, sessionBytes, wireBytes } from './session-budget.js'
 import type { SessionBudget } from './session-budget.js'
 import {
-  messageOut, publishConnectionClose, publishLimitHit, publishMessageOut, publishSessionEnd, publishSessionSuspend
+  messageOut, publishConnectionClose, publishLimitHit, publishMessageOut
 } from '../metrics/publish.js'
 import type { LimitName } from '../metrics/channels.js'
 
@@ -65,12 +66,6 @@ export interface ReliableHost {
   reclaim (bytes: number): boolean
 }
 
-/** Close codes after which the session cannot continue (docs/PROTOCOL.md, "Session lifetime"). */
-const SESSION_ENDING_CODES = new Set<number>([
-  CloseCode.NORMAL, CloseCode.BAD_MESSAGE, CloseCode.INVALID_PAYLOAD, CloseCode.MESSAGE_TOO_BIG,
-  CloseCode.BUFFER_OVERFLOW, CloseCode.UNSUPPORTED_DATA, CloseCode.UNSUPPORTED_VERSION, CloseCode.SESSION_SHED
-])
-
 function toPayload (data: WsOutgoing): Payload {
   if (typeof data === 'string' || data instanceof Uint8Array) return data
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
@@ -103,9 +98,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   readonly #writer: SessionWriter
   readonly #outgoing = new OutgoingRequests()
   readonly #incoming = new IncomingRequests(this)
-  #attached = true
-  #suspendedBy = { code: CloseCode.ABNORMAL as number, reason: '' }
   readonly #share: SessionShare
+  readonly #lifetime: SessionLifetime
   /** True when messages reach the socket only once the store recorded them (`SessionStore.outlivesProcess`). */
   readonly #holdUntilCommitted: boolean
   /** Highest seq written to the current socket (used while {@link #holdUntilCommitted}). */
@@ -148,11 +142,15 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       { clientDelivered: state.clientDelivered, serverSeq: state.serverSeq },
       this
     )
+    this.#lifetime = new SessionLifetime(this as ReliableConnection<object>, {
+      settings, host, outbound: this.#outbound, inbound: this.#inbound, acks: this.#acks, writer: this.#writer,
+      outgoing: this.#outgoing, incoming: this.#incoming, share: this.#share
+    })
   }
 
   /** @internal True while a socket carries the session. */
   get isAttached (): boolean {
-    return this.#attached
+    return this.#lifetime.attached
   }
 
   /** Until the session ends, including while it is suspended: what is sent then is replayed on resume. */
@@ -251,12 +249,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   resumeOn (socket: WebSocket, ownerId: string): void {
     const previous = this.socket
     // The previous socket's own close event is ignored from here on: report its end now.
-    if (this.#attached) publishConnectionClose(this, true, CloseCode.SESSION_REPLACED, 'session resumed on another connection', 'replaced')
+    if (this.#lifetime.attached) publishConnectionClose(this, true, CloseCode.SESSION_REPLACED, 'session resumed on another connection', 'replaced')
     this.unwatchSocket()
     this.takeLocalClose()
     this.#writer.setOwner(ownerId)
     this.bindSocket(socket)
-    this.#attached = true
+    this.#lifetime.attached = true
     if (previous !== socket && previous.readyState <= 1) {
       closeWithinBound(previous, CloseCode.SESSION_REPLACED, 'session resumed on another connection')
     }
@@ -291,43 +289,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     return { acked: this.#outbound.acked, lastSeq: this.#outbound.lastSeq }
   }
 
-  /**
-   * @internal The session is over for this node. Its store record is released on shutdown (another
-   * node may resume it), left alone when it moved, and deleted otherwise (if this node still owns
-   * it). An expired session is deleted too: its release may have reached the store after the expiry
-   * timer started, and a resume in that gap would replay sends that already failed.
-   */
+  /** @internal The session is over for this node: wind it down (`SessionLifetime.end()`), then emit `close`. Runs once. */
   endSession (code: number, reason: string, cause: CloseCause): void {
     if (this.isEnded) return
-    const wasAttached = this.#attached
-    this.#attached = false
-    this.#acks.stop()
-    if (cause === 'shutdown') {
-      // Flush first: a message sent just before the shutdown must reach a shared store.
-      void this.#releaseInStore(this.ownerId, this.#settings.sessionTimeout).finally(() => this.#writer.stop())
-    } else {
-      this.#writer.stop()
-      if (cause !== 'replaced') {
-        void this.#reliableHost.store.delete(this.sessionId, this.ownerId).catch(noop)
-      }
-    }
-    const error = new FRWS_ERR_SESSION_ENDED(this.sessionTag, cause)
-    this.#outbound.fail(error)
-    this.#outgoing.failAll(error)
-    this.#incoming.drop()
-    this.#share.close()
-    this.#reliableHost.sessionEnded(this as ReliableConnection<object>)
-    if (wasAttached && this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
-    publishSessionEnd(this, code, reason, cause)
+    this.#lifetime.end(code, reason, cause)
     this.end(code, reason, cause)
   }
 
   /** @internal The client did not resume within `sessionTimeout` (or `sessionBudget.unackedSessionTimeout`). */
   expire (): void {
-    const shorter = this.#neverAcknowledged && this.#reliableHost.budget.unackedSessionTimeout < this.#settings.sessionTimeout
-    const limit = shorter ? 'unackedSessionTimeout' : 'sessionTimeout'
-    this.log.info({ session: this.sessionTag, limit }, 'reliable session expired')
-    this.endSession(this.#suspendedBy.code, this.#suspendedBy.reason, 'expired')
+    this.#lifetime.expire()
   }
 
   /**
@@ -336,10 +307,12 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
    * @param limit - the `sessionBudget` option that forced it, for the log
    */
   shed (limit: LimitName): void {
-    if (this.isEnded) return
-    publishLimitHit(this, CloseCode.SESSION_SHED, limit)
-    this.log.warn({ session: this.sessionTag, limit, heldBytes: this.#share.bytes, attached: this.#attached }, 'reliable session shed: session budget exceeded')
-    this.endSession(CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED], 'shed')
+    this.#lifetime.shed(limit)
+  }
+
+  /** @internal Close the current socket, if still open, without recording a cause (the session is ending). */
+  closeSocket (code: number, reason: string): void {
+    if (this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
   }
 
   /** @internal Owner id of the socket that holds the session in the store. */
@@ -350,7 +323,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   /** @internal */
   override closeWithCause (code: number, reason: string | undefined, cause: CloseCause): void {
     // A suspended session has no socket to close: the close ends the session directly.
-    if (!this.#attached) {
+    if (!this.#lifetime.attached) {
       this.endSession(code, reason ?? '', cause)
       return
     }
@@ -366,7 +339,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /** @internal */
   override terminateWithCause (cause: CloseCause): void {
-    if (!this.#attached) {
+    if (!this.#lifetime.attached) {
       this.endSession(CloseCode.ABNORMAL, '', cause)
       return
     }
@@ -412,52 +385,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     }
   }
 
-  /** @internal */
+  /** @internal The current socket closed: the session ends or is suspended (`SessionLifetime.socketClosed()`). */
   override socketClosed (code: number, reasonBytes: Buffer): void {
     this.unwatchSocket()
-    const local = this.takeLocalClose()
-    const reason = reasonBytes.toString()
-    // A socket that was already closing when the server began to shut down ends with the shutdown.
-    const cause = this.#reliableHost.closing ? 'shutdown' : local.cause ?? 'client'
-    const sentCode = local.code
-    // The same codes end the session whichever side closes with them ([R-LT-2]).
-    const ends = cause === 'shutdown' || cause === 'replaced' || SESSION_ENDING_CODES.has(sentCode ?? code)
-    if (ends) {
-      const reported = reportedCloseCode(code, cause, sentCode)
-      publishConnectionClose(this, true, reported, reason, cause)
-      this.endSession(reported, reason, cause)
-      return
-    }
-    this.#attached = false
-    this.#acks.stop()
-    // After a cut (4420, 4429) the socket is terminated: report the code the server sent, not 1006.
-    code = reportedCloseCode(code, local.cause, sentCode)
-    publishConnectionClose(this, true, code, reason, cause)
-    this.#suspendedBy = { code, reason }
-    const lifetime = this.#neverAcknowledged
-      ? Math.min(this.#settings.sessionTimeout, this.#reliableHost.budget.unackedSessionTimeout)
-      : this.#settings.sessionTimeout
-    void this.#releaseInStore(this.ownerId, lifetime)
-    this.#reliableHost.sessionDetached(this as ReliableConnection<object>, Date.now() + lifetime)
-    if (this.isEnded) return
-    this.log.debug({ session: this.sessionTag, code, cause }, 'reliable session suspended')
-    publishSessionSuspend(this, code, cause)
-    this.emit('suspend', { code, reason, cause })
-  }
-
-  /** True while the client never acknowledged a message nor sent one: it may not be a real client (`unackedSessionTimeout`). */
-  get #neverAcknowledged (): boolean {
-    return this.#outbound.acked === 0 && this.#inbound.delivered === 0
-  }
-
-  /** Release the session in the store under the owner that held it when the socket closed. */
-  async #releaseInStore (ownerId: string, lifetime: number): Promise<void> {
-    try {
-      await this.#writer.flush()
-      await this.#reliableHost.store.release(this.sessionId, ownerId, lifetime)
-    } catch (error) {
-      this.log.error({ err: error, session: this.sessionTag }, 'session store release failed')
-    }
+    this.#lifetime.socketClosed(code, reasonBytes.toString(), this.takeLocalClose())
   }
 
   #receiveSequenced (frame: DataFrame, isBinary: boolean): void {
@@ -590,7 +521,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#share.sync(this.#outbound)
     this.#writer.appended(seq, frame)
     const socket = this.socket
-    if (this.#attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
+    if (this.#lifetime.attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
       batchWrites(socket)
       const before = socket.bufferedAmount
       socket.send(frame)
@@ -604,7 +535,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   #sendControl (frame: string): void {
     const socket = this.socket
-    if (!this.#attached || socket.readyState !== 1) return
+    if (!this.#lifetime.attached || socket.readyState !== 1) return
     batchWrites(socket)
     const before = socket.bufferedAmount
     socket.send(frame)
@@ -614,7 +545,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /** @internal SessionWriterHost: the store says another connection owns the session now. */
   storeSuperseded (): void {
-    this.#superseded()
+    this.#lifetime.superseded()
   }
 
   /** @internal SessionWriterHost: a write failed and will be retried. */
@@ -624,7 +555,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /** @internal SessionWriterHost: the store committed a write: acknowledge what it recorded, and send what it now holds. */
   storeCommitted (): void {
-    if (!this.#attached || this.isEnded) return
+    if (!this.#lifetime.attached || this.isEnded) return
     if (this.#writer.committed.clientDelivered > this.#inbound.acked) this.#acks.delivered()
     if (!this.#holdUntilCommitted) return
     const socket = this.socket
@@ -643,15 +574,6 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /** @internal Another node claimed the session (a fan-out notice): let go of this copy now. */
   movedElsewhere (): void {
-    if (this.isEnded) return
-    this.#writer.stop()
-    this.#superseded()
-  }
-
-  /** The store says another connection owns the session now (a resume on another node). */
-  #superseded (): void {
-    this.log.info({ session: this.sessionTag }, 'reliable session resumed elsewhere')
-    if (this.#attached) this.closeWithCause(CloseCode.SESSION_REPLACED, undefined, 'replaced')
-    else this.endSession(CloseCode.SESSION_REPLACED, 'session replaced', 'replaced')
+    this.#lifetime.movedElsewhere()
   }
 }
