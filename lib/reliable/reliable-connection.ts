@@ -1,5 +1,4 @@
 import type { EventEmitter } from 'node:events'
-import type { RawData, WebSocket } from 'ws'
 import { WsConnection } from '../connection.js'
 import type { CloseCause, ConnectionInit, UntypedMessages, WsMessage, WsOutgoing } from '../connection.js'
 import type { InvalidMessage, MessageTypes } from '../messages/types.js'
@@ -7,15 +6,14 @@ import { decodeIncoming, describeProblem, encodeOutgoing } from '../messages/val
 import type { Checked } from '../messages/validate.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
-import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
+import { CloseCode } from '../protocol/close-codes.js'
+import type { Transport } from '../transport/transport.js'
 import { decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
 import type { StandardSchemaV1 } from '../messages/standard-schema.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
 import { OutboundLog } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
-import { batchWrites } from '../write-batcher.js'
-import { closeWithinBound } from '../bounded-close.js'
 import {
   FRWS_ERR_MESSAGE_INVALID, FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_REQUEST_FAILED, FRWS_ERR_REQUEST_LIMIT, FRWS_ERR_SESSION_ENDED
 } from '../errors.js'
@@ -107,10 +105,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /** @internal */
   constructor (
-    socket: WebSocket, init: ConnectionInit, state: SessionState, ownerId: string,
+    transport: Transport, init: ConnectionInit, state: SessionState, ownerId: string,
     settings: ResolvedReliable, host: ReliableHost, resumedFromStore: boolean
   ) {
-    super(socket, init)
+    super(transport, init)
     this.sessionId = state.sessionId
     this.sessionTag = sessionTag(state.sessionId)
     this.epoch = state.epoch
@@ -245,18 +243,18 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     return promise
   }
 
-  /** @internal Attach a new socket after a resume on this node; the old one (if still open) gets 4409. */
-  resumeOn (socket: WebSocket, ownerId: string): void {
-    const previous = this.socket
+  /** @internal Attach a new transport after a resume on this node; the old one (if still open) gets 4409. */
+  resumeOn (transport: Transport, ownerId: string): void {
+    const previous = this.transport
     // The previous socket's own close event is ignored from here on: report its end now.
     if (this.#lifetime.attached) publishConnectionClose(this, true, CloseCode.SESSION_REPLACED, 'session resumed on another connection', 'replaced')
     this.unwatchSocket()
     this.takeLocalClose()
     this.#writer.setOwner(ownerId)
-    this.bindSocket(socket)
+    this.bindTransport(transport)
     this.#lifetime.attached = true
-    if (previous !== socket && previous.readyState <= 1) {
-      closeWithinBound(previous, CloseCode.SESSION_REPLACED, 'session resumed on another connection')
+    if (previous !== transport && previous.readyState <= 1) {
+      previous.closeWithinBound(CloseCode.SESSION_REPLACED, 'session resumed on another connection')
     }
   }
 
@@ -274,11 +272,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#writer.acked(clientDelivered)
     this.#share.sync(this.#outbound)
     if (frames.length === 0) return
-    const socket = this.socket
-    batchWrites(socket)
-    const before = socket.bufferedAmount
+    const transport = this.transport
+    const before = transport.bufferedAmount
     for (const frame of frames) {
-      socket.send(frame)
+      transport.send(frame)
       if (messageOut.hasSubscribers) publishMessageOut(this, frame)
     }
     this.guard.checkBuffered(before)
@@ -312,7 +309,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
 
   /** @internal Close the current socket, if still open, without recording a cause (the session is ending). */
   closeSocket (code: number, reason: string): void {
-    if (this.socket.readyState <= 1) this.socket.close(code, truncateCloseReason(reason))
+    if (this.transport.readyState <= 1) this.transport.close(code, reason)
   }
 
   /** @internal Owner id of the socket that holds the session in the store. */
@@ -329,7 +326,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     }
     // What was delivered is acknowledged before the close ([R-AK-4]): the client must not count it
     // as maybe lost. Not held for the store: this node is alive and its writer retries until committed.
-    if (this.socket.readyState === 1) {
+    if (this.transport.readyState === 1) {
       this.#acks.stop()
       const seq = this.#inbound.takeAck()
       if (seq > 0) this.#sendControl(encodeAck(seq))
@@ -347,13 +344,13 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   }
 
   /** @internal */
-  override receive (data: RawData, isBinary: boolean): void {
+  override receive (data: WsMessage, isBinary: boolean): void {
     // Once this side started closing (a violation, an overflow), later frames are not processed:
     // they would be delivered after the offence, and unacked ones are replayed on a resume anyway.
-    if (this.socket.readyState !== 1) return
+    if (this.transport.readyState !== 1) return
     let frame
     try {
-      frame = decodeFrame(isBinary ? (data as Buffer) : data.toString(), { sender: 'client' })
+      frame = decodeFrame(data, { sender: 'client' })
       switch (frame.type) {
         case 'D':
         case 'Q':
@@ -432,7 +429,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       void this.#sendSequenced('E', seq, `invalid request ${describeProblem(checked.problem)}`, undefined)
       return
     }
-    if (this.#incoming.receive(seq, checked.value, isBinary)) this.socket.pause()
+    if (this.#incoming.receive(seq, checked.value, isBinary)) this.transport.pause()
   }
 
   /** @internal Send the answer to client request `seq`: an Error as an error response, a value through the route's schema. */
@@ -520,11 +517,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#outbound.push(frame, size, settle)
     this.#share.sync(this.#outbound)
     this.#writer.appended(seq, frame)
-    const socket = this.socket
-    if (this.#lifetime.attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
-      batchWrites(socket)
-      const before = socket.bufferedAmount
-      socket.send(frame)
+    const transport = this.transport
+    if (this.#lifetime.attached && transport.readyState === 1 && !this.#holdUntilCommitted) {
+      const before = transport.send(frame)
       if (messageOut.hasSubscribers) publishMessageOut(this, frame)
       // A client that acks without reading is cut (4420); the message stays in the log for the resume.
       this.guard.checkBuffered(before)
@@ -534,11 +529,9 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   }
 
   #sendControl (frame: string): void {
-    const socket = this.socket
-    if (!this.#lifetime.attached || socket.readyState !== 1) return
-    batchWrites(socket)
-    const before = socket.bufferedAmount
-    socket.send(frame)
+    const transport = this.transport
+    if (!this.#lifetime.attached || transport.readyState !== 1) return
+    const before = transport.send(frame)
     if (messageOut.hasSubscribers) publishMessageOut(this, frame)
     this.guard.checkBuffered(before)
   }
@@ -558,17 +551,16 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if (!this.#lifetime.attached || this.isEnded) return
     if (this.#writer.committed.clientDelivered > this.#inbound.acked) this.#acks.delivered()
     if (!this.#holdUntilCommitted) return
-    const socket = this.socket
+    const transport = this.transport
     const upTo = Math.min(this.#writer.committed.serverSeq, this.#outbound.lastSeq)
-    if (socket.readyState !== 1 || upTo <= this.#socketSeq) return
+    if (transport.readyState !== 1 || upTo <= this.#socketSeq) return
     // Not replayFrom(): that would count the frames already on the socket as acknowledged.
     const from = this.#socketSeq
     const frames: Payload[] = []
     this.#outbound.forEach((seq, frame) => { if (seq > from && seq <= upTo) frames.push(frame) })
     this.#socketSeq = upTo
-    batchWrites(socket)
-    const before = socket.bufferedAmount
-    for (const frame of frames) socket.send(frame)
+    const before = transport.bufferedAmount
+    for (const frame of frames) transport.send(frame)
     this.guard.checkBuffered(before)
   }
 
