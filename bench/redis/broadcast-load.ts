@@ -72,8 +72,9 @@ export async function startBroadcast (job: BroadcastJob): Promise<BroadcastCount
   let running = false
   const sockets: WebSocket[] = []
   const frame = job.system === 'socketio' ? `42${JSON.stringify(['say', job.payload])}` : job.payload
-  let publisher: WebSocket | undefined
+  const link: { publisher?: WebSocket } = {}
   const pump = (): void => {
+    const publisher = link.publisher
     if (!running || publisher === undefined) return
     while (sent - completed < job.window) {
       publisher.send(frame)
@@ -94,8 +95,8 @@ export async function startBroadcast (job: BroadcastJob): Promise<BroadcastCount
       }))
     }
   }
-  publisher = await openSocket(job.system, url(job.system, job.ports[0], 'publisher'), () => {})
-  sockets.push(publisher)
+  link.publisher = await openSocket(job.system, url(job.system, job.ports[0], 'publisher'), () => {})
+  sockets.push(link.publisher)
   running = true
   pump()
   return {
