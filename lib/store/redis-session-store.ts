@@ -177,8 +177,11 @@ export class RedisSessionStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.release} */
   async release (sessionId: string, ownerId: string, sessionTimeout: number): Promise<boolean> {
+    const released = await this.#run('release', 'frwsRelease', sessionId, ownerId, Math.max(1, Math.ceil(sessionTimeout))) === 1
+    // Dropped only once released: after a failed release the keys still carry the lease, and it must
+    // go on being renewed until the node ends the session, or they expire before sessionTimeout.
     this.#drop(sessionId, ownerId)
-    return await this.#run('release', 'frwsRelease', sessionId, ownerId, Math.max(1, Math.ceil(sessionTimeout))) === 1
+    return released
   }
 
   /** {@inheritDoc SessionStore.delete} */
