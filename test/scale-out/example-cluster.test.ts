@@ -1,8 +1,12 @@
 // `npm run example:cluster` as a user runs it: three nodes behind the example's round-robin proxy
-// on one Redis. Earlier this test sometimes waited 30 s for the nodes inside the full suite: the
-// nodes listened on PORT + i, and a port next to a free one can be taken meanwhile; the node that
-// failed exited and the launcher went on with the others. Now the example takes free ports
-// (PORT=0) and stops at once when a node fails at start, and this test reads the ports it prints.
+// on one Redis. Earlier this test sometimes gave up after 30 s waiting for the nodes inside the
+// full suite. Its failure message showed the output at the start of the wait (the message was
+// built before waiting), so "nothing after the first node" said nothing about the end. Two causes
+// fit: a node failed at start (it listened on PORT + i, and a port next to a free one may be taken)
+// while the launcher carried on, or four tsx processes started on a loaded machine took over 30 s
+// (about 10 s here under a busy loop, and once 60 s right after lib/ had changed). Now the example
+// takes free ports (PORT=0) and stops at once when a node fails at start, this test reads the ports
+// it prints, waits up to 60 s, and prints the output at the time of a timeout.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -31,10 +35,12 @@ test('npm run example:cluster: the chat crosses nodes, and an echo client resume
     await exited
   })
   let output = ''
+  const started = Date.now()
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
   await until(() => /^proxy: /m.test(output) || child.exitCode !== null, () => `the proxy line (output so far: ${output})`, 60_000)
   assert.equal(child.exitCode, null, `the example is running (output: ${output})`)
+  t.diagnostic(`three nodes and the proxy up after ${Date.now() - started} ms`)
   const nodes = [...output.matchAll(/^node (\d): ws:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)\)$/gm)]
     .sort((a, b) => Number(a[1]) - Number(b[1])).map((match) => ({ port: Number(match[2]), pid: Number(match[3]) }))
   assert.equal(nodes.length, 3, `three nodes printed (output: ${output})`)
