@@ -23,10 +23,10 @@ const SCRIPTS: Record<NodeKind, string> = {
 
 const START_TIMEOUT = 60_000
 
-/** Fork a node (under tsx; the plugin node loads the compiled plugin itself) and wait for its port. */
-export async function startNode (kind: NodeKind, settings: NodeSettings): Promise<BenchNode> {
+/** Fork a node with extra Node `nodeFlags` (under tsx; the plugin node loads the compiled plugin itself) and wait for its port. */
+export async function startNode (kind: NodeKind, settings: NodeSettings, nodeFlags: string[] = []): Promise<BenchNode> {
   const child: ChildProcess = fork(SCRIPTS[kind], [], {
-    execArgv: ['--import', 'tsx', '--no-memory-reducer'],
+    execArgv: ['--import', 'tsx', '--no-memory-reducer', ...nodeFlags],
     env: { ...process.env, BENCH_NODE: JSON.stringify(settings) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })

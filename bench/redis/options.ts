@@ -19,6 +19,8 @@ export interface RedisBenchOptions {
   /** Messages replayed on each resume. */
   replay: number
   outDir: string
+  /** Write a V8 CPU profile of every plugin node to `<outDir>/profiles/redis/`. */
+  cpuProf: boolean
 }
 
 /** Usage text of `npm run bench:redis -- --help`. */
@@ -35,7 +37,8 @@ export const REDIS_USAGE = `npm run bench:redis -- [options]
   --duration <ms>         measured window                              default 5000
   --resume-samples <n>    resumes timed                                default 200
   --replay <n>            messages replayed per resume                 default 10
-  --out-dir <dir>         where the JSON result goes                   default bench/results`
+  --out-dir <dir>         where the JSON result goes                   default bench/results
+  --cpu-prof              V8 CPU profile of every plugin node in <out-dir>/profiles/redis`
 
 /** Parse the command line; null for --help. */
 export function parseRedisBenchOptions (argv: string[]): RedisBenchOptions | null {
@@ -54,7 +57,8 @@ export function parseRedisBenchOptions (argv: string[]): RedisBenchOptions | nul
       duration: { type: 'string' },
       'resume-samples': { type: 'string' },
       replay: { type: 'string' },
-      'out-dir': { type: 'string' }
+      'out-dir': { type: 'string' },
+      'cpu-prof': { type: 'boolean' }
     }
   })
   if (values.help === true) return null
@@ -78,6 +82,7 @@ export function parseRedisBenchOptions (argv: string[]): RedisBenchOptions | nul
     duration: int('duration', quick ? 2000 : 5000),
     resumeSamples: int('resume-samples', quick ? 30 : 200),
     replay: int('replay', 10),
-    outDir: values['out-dir'] ?? 'bench/results'
+    outDir: values['out-dir'] ?? 'bench/results',
+    cpuProf: values['cpu-prof'] === true
   }
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startRedisServer } from '../../test/helpers/redis-server.js'
 import { RedisSessionStore } from '../../lib/store/redis-session-store.js'
@@ -63,11 +64,12 @@ async function main (): Promise<void> {
   try {
     progress(`redis-server on port ${server.port}; starting 3 plugin nodes, 3 Socket.IO nodes, 1 memory-store node`)
     const base = { redisPort: server.port }
-    const plugin = await Promise.all([0, 1, 2].map(async () => await startNode('plugin', { ...base, store: 'redis', keyPrefix: 'bench:', channel: 'bench:fanout' })))
+    const pluginFlags = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(options.outDir, 'profiles', 'redis')}`] : []
+    const plugin = await Promise.all([0, 1, 2].map(async () => await startNode('plugin', { ...base, store: 'redis', keyPrefix: 'bench:', channel: 'bench:fanout' }, pluginFlags)))
     started.push(...plugin)
     const socketio = await Promise.all([0, 1, 2].map(async () => await startNode('socketio', { ...base, store: 'redis', keyPrefix: '', channel: 'bench-sio' })))
     started.push(...socketio)
-    const memory = await startNode('plugin', { ...base, store: 'memory', keyPrefix: 'unused:', channel: 'bench:memory-fanout' })
+    const memory = await startNode('plugin', { ...base, store: 'memory', keyPrefix: 'unused:', channel: 'bench:memory-fanout' }, pluginFlags)
     started.push(memory)
     const payload = echoPayload(options.payloadBytes)
     const members = 3 * options.membersPerNode
