@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createConnection } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { connectClient } from '../../lib/testing/index.js'
 import { startRedisServer } from '../helpers/redis-server.js'
@@ -74,4 +75,29 @@ test('npm run example:cluster: the chat crosses nodes, and an echo client resume
   assert.deepEqual(echoes, ['before', 'after 1', 'after 2', 'after 3'], 'every echo once, in order')
   assert.deepEqual(resumed, [true], 'the echo session resumed on another node with continuity')
   await until(() => /^node 2 exited/m.test(output), 'the launcher to notice the killed node')
+})
+
+test('npm run example:cluster without REDIS_URL starts its own redis-server and stops it at the end', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE], {
+    env: { ...process.env, NODE_TEST_CONTEXT: undefined, NODE_V8_COVERAGE: '', REDIS_URL: undefined, PORT: '0', NODES: '1' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = once(child, 'exit')
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  try {
+    await until(() => /^proxy: /m.test(output) || child.exitCode !== null, () => `the proxy line (output so far: ${output})`, 60_000)
+  } finally {
+    child.kill('SIGTERM')
+  }
+  const [code] = await exited as [number | null]
+  const redisPort = Number(/^redis: redis:\/\/127\.0\.0\.1:(\d+) \(started here/m.exec(output)?.[1])
+  assert.ok(redisPort > 0, `the example said which redis-server it started (output: ${output})`)
+  assert.equal(code, 0, `a clean exit on SIGTERM (output: ${output})`)
+  const probe = createConnection(redisPort, '127.0.0.1')
+  // once() rejects when the socket emits 'error' first: the refusal we expect.
+  const event = await once(probe, 'connect').then(() => 'connect', () => 'error')
+  probe.destroy()
+  assert.equal(event, 'error', 'its redis-server is gone')
 })
