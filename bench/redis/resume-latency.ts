@@ -5,6 +5,8 @@ import { RESUME_PATH } from './paths.js'
 
 /** Where the balancer sends a reconnect while the previous node is still writing: a closed port. */
 const NOWHERE = 'ws://127.0.0.1:1'
+/** Longest wait for one resume, in ms: past it the run fails instead of hanging. */
+const SAMPLE_TIMEOUT = 30_000
 
 /**
  * Resume latency across nodes, with the shipped client: per sample, the client arms its node
@@ -45,10 +47,19 @@ export async function measureResume (ports: number[], store: SessionStore, sampl
     serverSeq += replay
     target = NOWHERE
     for (const socket of sockets.splice(0)) socket.terminate()
-    while (((await store.get(sessionId))?.serverSeq ?? 0) < serverSeq) await new Promise((resolve) => setTimeout(resolve, 2))
-    const done = new Promise<void>((resolve) => { waiter = resolve })
+    const deadline = performance.now() + SAMPLE_TIMEOUT
+    while (((await store.get(sessionId))?.serverSeq ?? 0) < serverSeq) {
+      if (performance.now() > deadline) throw new Error(`resume ${i}: the suspended session's messages never reached Redis`)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const done = new Promise<void>((resolve, reject) => {
+      waiter = resolve
+      timer = setTimeout(() => reject(new Error(`resume ${i}: replay not done within ${SAMPLE_TIMEOUT} ms (${received}/${expected} messages)`)), SAMPLE_TIMEOUT)
+    })
     target = `ws://127.0.0.1:${ports[i % ports.length]}`
     await done
+    clearTimeout(timer)
     waiter = undefined
     results.push(performance.now() - openedAt)
   }
