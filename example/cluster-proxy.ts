@@ -24,6 +24,10 @@ export function startRoundRobinProxy (ports: () => number[], port: number): Prom
         else client.destroy()
       })
       upstream.once('connect', () => {
+        if (client.destroyed) {
+          upstream.destroy()
+          return
+        }
         upstream.on('error', () => client.destroy())
         upstream.on('close', () => client.destroy())
         client.on('close', () => upstream.destroy())

@@ -55,6 +55,10 @@ export async function startRandomBalancer (random: () => number): Promise<Random
       })
       upstream.once('connect', () => {
         connected = true
+        if (client.destroyed) {
+          upstream.destroy()
+          return
+        }
         balancer.picks.set(port, (balancer.picks.get(port) ?? 0) + 1)
         track(upstream)
         upstream.on('error', () => client.destroy())
