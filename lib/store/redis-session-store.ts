@@ -48,13 +48,16 @@ const SCRIPTS: Record<ScriptName, string> = {
 
 // A stored frame is its bytes after one byte saying whether it was a text or a binary frame.
 const TEXT = 0x74
+const TEXT_MARK = String.fromCharCode(TEXT)
 const BINARY = 0x62
 
-function encodeFrame (frame: Payload): Buffer {
-  const body = typeof frame === 'string' ? Buffer.from(frame) : frame
-  const stored = Buffer.allocUnsafe(body.byteLength + 1)
-  stored[0] = typeof frame === 'string' ? TEXT : BINARY
-  stored.set(body, 1)
+// A text frame goes to ioredis as a string ('t' and the text: the same bytes once UTF-8 encoded),
+// which it writes without a Buffer per argument: the common case costs one string concatenation.
+function encodeFrame (frame: Payload): string | Buffer {
+  if (typeof frame === 'string') return TEXT_MARK + frame
+  const stored = Buffer.allocUnsafe(frame.byteLength + 1)
+  stored[0] = BINARY
+  stored.set(frame, 1)
   return stored
 }
 
@@ -177,8 +180,11 @@ export class RedisSessionStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.release} */
   async release (sessionId: string, ownerId: string, sessionTimeout: number): Promise<boolean> {
+    const released = await this.#run('release', 'frwsRelease', sessionId, ownerId, Math.max(1, Math.ceil(sessionTimeout))) === 1
+    // Dropped only once released: after a failed release the keys still carry the lease, and it must
+    // go on being renewed until the node ends the session, or they expire before sessionTimeout.
     this.#drop(sessionId, ownerId)
-    return await this.#run('release', 'frwsRelease', sessionId, ownerId, Math.max(1, Math.ceil(sessionTimeout))) === 1
+    return released
   }
 
   /** {@inheritDoc SessionStore.delete} */

@@ -46,11 +46,11 @@ export async function balancedClient (target: string, path: string): Promise<Bal
   return { client, received, balancer }
 }
 
-/** Wait until `predicate` holds, polling; fails after `ms` naming `what`. */
-export async function until (predicate: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+/** Wait until `predicate` holds, polling; fails after `ms` naming `what` (a function: read at the time of failure). */
+export async function until (predicate: () => boolean | Promise<boolean>, what: string | (() => string), ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }

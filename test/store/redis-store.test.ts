@@ -65,6 +65,25 @@ describe('redis session store', () => {
     assert.ok(await store.get(sessionId), 'still there after two and a half leases')
   })
 
+  it('keeps renewing the lease of a session whose release failed, so it does not expire before its node ends it', async () => {
+    const redis = server.client()
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve))
+    const keyPrefix = `t${++prefixes}:`
+    const store = new RedisSessionStore({ redis, keyPrefix, leaseTimeout: 1000 })
+    stores.push(store)
+    const { sessionId } = await store.create({ ...NEW, ownerId: 'n1.1' })
+    // The connection drops just as the client goes away: the release cannot reach Redis.
+    const closed = new Promise((resolve) => redis.once('close', resolve))
+    redis.disconnect(true)
+    await closed
+    await assert.rejects(store.release(sessionId, 'n1.1', 120_000), { code: 'FRWS_ERR_STORE_UNAVAILABLE' })
+    await new Promise((resolve) => redis.once('ready', resolve))
+    await sleep(2500)
+    const other = await storeOn({ keyPrefix })
+    assert.ok(await other.get(sessionId), 'still there after two and a half leases: its node keeps renewing it')
+    assert.equal(await store.delete(sessionId, 'n1.1'), true, 'the node ends it when its own timer says so')
+  })
+
   it('fails with FRWS_ERR_STORE_UNAVAILABLE while Redis is down, and works again once it is back', async () => {
     const store = await storeOn({ commandTimeout: 500 })
     const { sessionId } = await store.create({ ...NEW, ownerId: 'n1.1' })
