@@ -47,6 +47,13 @@ interface VisibilitySource {
 
 function noop (): void {}
 
+/** A rejected promise already marked handled (see {@link ReliableClient.send}). */
+function handledRejection (reason: unknown): Promise<never> {
+  const promise = Promise.reject(reason)
+  promise.catch(noop)
+  return promise
+}
+
 /** True when `frame` is over `maxPayload` bytes ([R-CL-9]); the UTF-8 length is computed only when it could matter. */
 function exceeds (frame: Payload, maxPayload: number): boolean {
   if (typeof frame !== 'string') return frame.byteLength > maxPayload
@@ -138,32 +145,44 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
    * @returns rejects with `FRWS_ERR_CLIENT_BUFFER_FULL`, `_MESSAGE_TOO_BIG`, `_ACK_TIMEOUT` (the
    *   message stays queued and may still arrive), `_CONTINUITY_LOST`, `_CLOSED`, `_GAVE_UP` or `_INVALID_ARGUMENT`
    */
-  send (data: ClientTypesOf<M>['send'], options: SendOptions = {}): Promise<void> {
+  send (data: ClientTypesOf<M>['send'], options?: SendOptions): Promise<void> {
+    const timeout = options?.timeout
+    let payload: Payload | ReliableClientError
+    try {
+      payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, timeout)
+    } catch (error) {
+      // A schema or codec that throws rejects the send, as a refused message does.
+      return handledRejection(error)
+    }
+    if (payload instanceof ReliableClientError) return handledRejection(payload)
+    if (this.endError !== undefined) return handledRejection(this.endError)
+    let resolveSend: () => void = noop
+    let rejectSend: (error: Error) => void = noop
     const promise = new Promise<void>((resolve, reject) => {
-      const payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, options.timeout)
-      if (payload instanceof ReliableClientError || this.endError !== undefined) {
-        reject(payload instanceof ReliableClientError ? payload : this.endError)
-        return
-      }
-      let timer: unknown
-      let settled = false
-      const callback = (error: Error | null): void => {
-        if (settled) return
-        settled = true
-        if (timer !== undefined) this.options.clearTimeout(timer)
-        if (error === null) resolve()
-        else reject(error)
-      }
-      const refused = this.submit({ type: 'D', ref: 0, payload, callback })
-      const timeout = options.timeout
-      if (refused !== undefined) {
-        callback(refused)
-      } else if (timeout !== undefined && timeout !== Infinity) {
-        timer = this.options.setTimeout(() => callback(new ReliableClientError(ClientErrorCode.ACK_TIMEOUT,
-          `No acknowledgement within ${timeout} ms; the message stays queued and may still be delivered`)), timeout)
-      }
+      resolveSend = resolve
+      rejectSend = reject
     })
-    promise.catch(noop)
+    let timer: unknown
+    let settled = false
+    const callback = (error: Error | null): void => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) this.options.clearTimeout(timer)
+      if (error === null) {
+        resolveSend()
+      } else {
+        // Marked handled only now: a handler on every send would cost a reaction per acknowledged message.
+        promise.catch(noop)
+        rejectSend(error)
+      }
+    }
+    const refused = this.submit({ type: 'D', ref: 0, payload, callback })
+    if (refused !== undefined) {
+      callback(refused)
+    } else if (timeout !== undefined && timeout !== Infinity) {
+      timer = this.options.setTimeout(() => callback(new ReliableClientError(ClientErrorCode.ACK_TIMEOUT,
+        `No acknowledgement within ${timeout} ms; the message stays queued and may still be delivered`)), timeout)
+    }
     return promise
   }
 
@@ -239,7 +258,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
   private submit (message: OutgoingMessage): ReliableClientError | undefined {
     const conn = this.conn
     const online = this.stateValue === 'open' && conn?.welcomed === true
-    const refused = this.session.submit(message, this.maxPayload, online ? (frame) => conn.transmit(frame) : undefined)
+    const refused = this.session.submit(message, this.maxPayload, online ? conn.transmitter : undefined)
     if (refused === undefined && this.stateValue === 'idle') {
       this.stateValue = this.opened ? 'reconnecting' : 'connecting'
       this.openSocket()
@@ -353,9 +372,8 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
     })
     this.policy.connected()
     this.maxPayload = frame.maxPayload
-    const transmit = (data: Payload): void => conn.transmit(data)
-    for (const replayed of outcome.replay) transmit(replayed)
-    this.session.flush(this.maxPayload, transmit)
+    for (const replayed of outcome.replay) conn.transmit(replayed)
+    this.session.flush(this.maxPayload, conn.transmitter)
     this.opened = true
     this.stateValue = 'open'
     const sessionId = frame.sessionId
@@ -374,6 +392,10 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
     switch (frame.type) {
       case 'D': {
         if (inbound.accept(frame.seq) !== 'deliver') return
+        if (this.options.messages === undefined) {
+          this.emitter.emit('message', frame.payload, typeof frame.payload !== 'string')
+          break
+        }
         // An invalid message is acknowledged all the same: a replay could never make it valid.
         const checked = this.incoming('message', 'fromServer', frame.payload)
         if (checked.ok) this.emitter.emit('message', checked.value, typeof frame.payload !== 'string')
