@@ -102,22 +102,6 @@ export async function measureEcho (
   return result
 }
 
-/** Per-run ratios `pick(target) / pick(baseline)` between measurements of the same run and payload. */
-export function pairedRatios (
-  measurements: EchoMeasurement[], target: string, baseline: string, payloadBytes: number,
-  pick: (measurement: EchoMeasurement) => number | null | undefined
-): number[] {
-  const ratios: number[] = []
-  for (const mine of measurements) {
-    if (mine.target !== target || mine.payloadBytes !== payloadBytes) continue
-    const theirs = measurements.find((other) => other.target === baseline && other.run === mine.run && other.payloadBytes === payloadBytes)
-    const numerator = pick(mine)
-    const denominator = theirs === undefined ? null : pick(theirs)
-    if (numerator != null && denominator != null && denominator !== 0) ratios.push(numerator / denominator)
-  }
-  return ratios
-}
-
 /** Lines that flag measurements the reader should not trust as they stand. */
 export function measurementWarnings (measurements: EchoMeasurement[]): string[] {
   const warnings: string[] = []

@@ -3,9 +3,9 @@ import { BASELINE_LABELS, ECHO_BASELINES, THROUGHPUT_CHECKS } from '../lib/catal
 import type { BenchOptions } from '../lib/options.js'
 import { formatCore, formatCount, formatNumber, formatRatio, formatRatioRange, formatRatioSummary, markdownTable } from '../lib/report.js'
 import type { RatioSummary } from '../lib/stats.js'
-import { median, range, summarizeRatios } from '../lib/stats.js'
+import { median, pairedRatios, range, summarizeRatios } from '../lib/stats.js'
 import type { EchoMeasurement } from './echo-measure.js'
-import { measureEcho, measurementWarnings, pairedRatios, selectEchoTargets } from './echo-measure.js'
+import { measureEcho, measurementWarnings, selectEchoTargets } from './echo-measure.js'
 import type { ScenarioReport } from './scenario.js'
 
 /** One row of the throughput summary: a target at one payload size, over all runs. */
