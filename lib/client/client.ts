@@ -13,6 +13,7 @@ import { ClientErrorCode, ReliableClientError } from './client-errors.js'
 import type { ClientEvents, ClientState } from './client-events.js'
 import { resolveClientOptions, type CloseInfo, type ReliableClientOptions, type ResolvedClientOptions, type UrlSource } from './client-options.js'
 import { ClientSession, type OutgoingMessage, type PendingRequest } from './client-session.js'
+import type { SendCallback } from '../protocol/outbound-log.js'
 import { Emitter, type Listener } from './emitter.js'
 import { invalidArgument, isClientCloseCode, toPayload } from './outgoing-data.js'
 import { ReconnectPolicy } from './reconnect-policy.js'
@@ -46,13 +47,6 @@ interface VisibilitySource {
 }
 
 function noop (): void {}
-
-/** A rejected promise already marked handled (see {@link ReliableClient.send}). */
-function handledRejection (reason: unknown): Promise<never> {
-  const promise = Promise.reject(reason)
-  promise.catch(noop)
-  return promise
-}
 
 /** True when `frame` is over `maxPayload` bytes ([R-CL-9]); the UTF-8 length is computed only when it could matter. */
 function exceeds (frame: Payload, maxPayload: number): boolean {
@@ -147,41 +141,30 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
    */
   send (data: ClientTypesOf<M>['send'], options?: SendOptions): Promise<void> {
     const timeout = options?.timeout
-    let payload: Payload | ReliableClientError
+    let timer: unknown
+    let callback: SendCallback = noop
+    const promise = new Promise<void>((resolve, reject) => {
+      // Called by the ack, the timeout or a refusal; a promise settles once, so later calls do nothing.
+      callback = (error) => {
+        if (timer !== undefined) this.options.clearTimeout(timer)
+        if (error === null) return resolve()
+        // Marked handled only when it rejects: a handler on every send would cost a reaction per ack.
+        promise.catch(noop)
+        reject(error)
+      }
+    })
     try {
-      payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, timeout)
+      const payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, timeout)
+      const refused = payload instanceof ReliableClientError ? payload : this.endError ?? this.submit({ type: 'D', ref: 0, payload, callback })
+      if (refused !== undefined) {
+        callback(refused)
+      } else if (timeout !== undefined && timeout !== Infinity) {
+        timer = this.options.setTimeout(() => callback(new ReliableClientError(ClientErrorCode.ACK_TIMEOUT,
+          `No acknowledgement within ${timeout} ms; the message stays queued and may still be delivered`)), timeout)
+      }
     } catch (error) {
       // A schema or codec that throws rejects the send, as a refused message does.
-      return handledRejection(error)
-    }
-    if (payload instanceof ReliableClientError) return handledRejection(payload)
-    if (this.endError !== undefined) return handledRejection(this.endError)
-    let resolveSend: () => void = noop
-    let rejectSend: (error: Error) => void = noop
-    const promise = new Promise<void>((resolve, reject) => {
-      resolveSend = resolve
-      rejectSend = reject
-    })
-    let timer: unknown
-    let settled = false
-    const callback = (error: Error | null): void => {
-      if (settled) return
-      settled = true
-      if (timer !== undefined) this.options.clearTimeout(timer)
-      if (error === null) {
-        resolveSend()
-      } else {
-        // Marked handled only now: a handler on every send would cost a reaction per acknowledged message.
-        promise.catch(noop)
-        rejectSend(error)
-      }
-    }
-    const refused = this.submit({ type: 'D', ref: 0, payload, callback })
-    if (refused !== undefined) {
-      callback(refused)
-    } else if (timeout !== undefined && timeout !== Infinity) {
-      timer = this.options.setTimeout(() => callback(new ReliableClientError(ClientErrorCode.ACK_TIMEOUT,
-        `No acknowledgement within ${timeout} ms; the message stays queued and may still be delivered`)), timeout)
+      callback(error as Error)
     }
     return promise
   }
@@ -392,10 +375,6 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
     switch (frame.type) {
       case 'D': {
         if (inbound.accept(frame.seq) !== 'deliver') return
-        if (this.options.messages === undefined) {
-          this.emitter.emit('message', frame.payload, typeof frame.payload !== 'string')
-          break
-        }
         // An invalid message is acknowledged all the same: a replay could never make it valid.
         const checked = this.incoming('message', 'fromServer', frame.payload)
         if (checked.ok) this.emitter.emit('message', checked.value, typeof frame.payload !== 'string')
