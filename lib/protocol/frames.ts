@@ -132,25 +132,17 @@ const FRAME_TYPES: Record<number, DataFrameType> = { [CHAR_D]: 'D', [CHAR_Q]: 'Q
 const utf8Encoder = new TextEncoder()
 /** Code units counted per `encodeInto` call; at most 3 bytes each fit the scratch buffer. */
 const COUNT_CHUNK = 8192
-let countScratch: Uint8Array | undefined
-
-function isHighSurrogate (code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff
-}
+const countScratch = new Uint8Array(COUNT_CHUNK * 3)
 
 /**
  * The number of bytes `text` takes in UTF-8. Lone surrogates count 3 bytes, as they are sent as U+FFFD.
  */
 export function utf8Length (text: string): number {
-  const length = text.length
-  if (length === 0) return 0
-  countScratch ??= new Uint8Array(COUNT_CHUNK * 3)
-  if (length <= COUNT_CHUNK) return utf8Encoder.encodeInto(text, countScratch).written
   let bytes = 0
-  for (let start = 0; start < length;) {
-    let end = Math.min(length, start + COUNT_CHUNK)
+  for (let start = 0; start < text.length;) {
+    let end = start + COUNT_CHUNK
     // A surrogate pair split between two chunks would count as two lone surrogates (6 bytes, not 4).
-    if (end < length && isHighSurrogate(text.charCodeAt(end - 1))) end--
+    if (end < text.length && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--
     bytes += utf8Encoder.encodeInto(text.slice(start, end), countScratch).written
     start = end
   }
