@@ -62,7 +62,7 @@ function bad (message: string): ProtocolError {
 
 function decimalDigits (value: number): number {
   let digits = 1
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++
+  for (let power = 10; value >= power; power *= 10) digits++
   return digits
 }
 

@@ -4,7 +4,7 @@
  */
 import { encodePong } from '../protocol/app-ping.js'
 import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
-import { decodeFrame, frameSize, type Frame, type Payload } from '../protocol/frames.js'
+import { decodeFrame, frameSize, type DecodeOptions, type Frame, type Payload } from '../protocol/frames.js'
 import { encodeHello } from '../protocol/handshake.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { PROTOCOL_VERSION, SUBPROTOCOL, versionOfSubprotocol } from '../protocol/version.js'
@@ -53,6 +53,8 @@ function exceeds (frame: Payload, maxPayload: number): boolean {
   if (typeof frame !== 'string') return frame.byteLength > maxPayload
   return frame.length > maxPayload || (frame.length * 3 > maxPayload && frameSize(frame) > maxPayload)
 }
+
+const FROM_SERVER: DecodeOptions = { sender: 'server' }
 
 /** The message of the `error` event of `ws` when the server selected none of the offered subprotocols. */
 const WS_NO_SUBPROTOCOL = 'Server sent no subprotocol'
@@ -334,7 +336,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
       if (exceeds(frame, this.maxPayload)) {
         throw new ProtocolError(CloseCode.BAD_MESSAGE, `a frame of ${frameSize(frame)} bytes exceeds maxPayload (${this.maxPayload})`)
       }
-      const decoded = decodeFrame(frame, { sender: 'server' })
+      const decoded = decodeFrame(frame, FROM_SERVER)
       if (conn.welcomed) this.handleFrame(conn, decoded)
       else this.handleWelcome(conn, decoded)
     } catch (error) {
