@@ -215,4 +215,27 @@ describe('client messaging', () => {
     assert.equal((wrongType.error as ReliableClientError).code, ClientErrorCode.INVALID_ARGUMENT)
     assert.equal((wrongTimeout.error as ReliableClientError).code, ClientErrorCode.INVALID_ARGUMENT)
   })
+  it('raises no unhandled rejection for send() promises nobody awaits, whether refused at once, timed out or failed by close()', async () => {
+    const unhandled: unknown[] = []
+    const record = (reason: unknown): void => { unhandled.push(reason) }
+    process.on('unhandledRejection', record)
+    try {
+      const { client } = await connected({ maxUnacked: 2 })
+      void client.send(42 as unknown as string)
+      void client.send('timed out', { timeout: 0 })
+      void client.send('pending')
+      void client.send('overflow')
+      const alsoOverflowing = client.send('also overflowing')
+      await client.close()
+      void client.send('after close')
+      // Unhandled rejections are reported after the microtasks of a macrotask: let two turns pass.
+      await new Promise((resolve) => setImmediate(resolve))
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(unhandled, [])
+      // The promises do reject for whoever awaits them.
+      assert.equal(((await settle(alsoOverflowing)).error as ReliableClientError).code, ClientErrorCode.BUFFER_FULL)
+    } finally {
+      process.off('unhandledRejection', record)
+    }
+  })
 })

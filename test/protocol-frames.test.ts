@@ -266,6 +266,18 @@ describe('size limits', () => {
     assert.equal(frameSize(Uint8Array.of(1, 2, 3)), 3)
     assert.equal(frameSize('D1:é'), 5)
   })
+
+  it('utf8Length counts long texts exactly, surrogate pairs across its 8192-unit chunks included', () => {
+    // Every offset around the chunk boundaries (8192, 16384) gets a pair, a lone surrogate or a 2-byte char.
+    for (const pad of [8189, 8190, 8191, 8192, 16382, 16383]) {
+      for (const piece of ['😀', '\ud800', '\udc00', 'é', '✓😀']) {
+        const text = 'a'.repeat(pad) + piece + 'b'.repeat(9000) + piece
+        assert.equal(utf8Length(text), Buffer.byteLength(text), `pad ${pad}, ${JSON.stringify(piece)}`)
+      }
+    }
+    const emoji = '😀'.repeat(20_000)
+    assert.equal(utf8Length(emoji), 80_000)
+  })
 })
 
 describe('subprotocol negotiation', () => {

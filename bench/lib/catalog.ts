@@ -20,46 +20,61 @@ export interface EchoTarget {
 
 /**
  * Echo targets in table order. A target whose script or driver does not exist yet is skipped
- * with a note (plugin-reliable arrives with reliable mode: add bench/targets/plugin-reliable.ts
- * and its driver).
+ * with a note. The frame drivers (`ws-frames`, `reliable`) measure the server; the client
+ * drivers (`ws-client`, `reliable-client`, Socket.IO) measure what an application runs, client
+ * CPU included.
  */
 export const ECHO_TARGETS: readonly EchoTarget[] = [
   { name: 'raw-ws', label: 'raw ws', script: 'raw-ws.ts', driver: 'ws-frames' },
   { name: 'fastify-websocket', label: '@fastify/websocket', script: 'fastify-websocket.ts', driver: 'ws-frames' },
+  { name: 'fastify-websocket-ws', label: '@fastify/websocket + bare ws client', script: 'fastify-websocket.ts', driver: 'ws-client' },
   { name: 'plugin-plain', label: 'plugin, plain mode', script: 'plugin-plain.ts', driver: 'ws-frames' },
-  { name: 'plugin-reliable', label: 'plugin, reliable mode', script: 'plugin-reliable.ts', driver: 'reliable' },
+  { name: 'plugin-reliable', label: 'plugin, reliable + ReliableClient', script: 'plugin-reliable.ts', driver: 'reliable-client' },
+  { name: 'plugin-reliable-frames', label: 'plugin, reliable + frame driver', script: 'plugin-reliable.ts', driver: 'reliable' },
   { name: 'plugin-plain-zod', label: 'plugin, plain, Zod messages', script: 'plugin-plain-zod.ts', driver: 'ws-frames' },
-  { name: 'plugin-reliable-zod', label: 'plugin, reliable, Zod messages', script: 'plugin-reliable-zod.ts', driver: 'reliable' },
+  { name: 'plugin-reliable-zod', label: 'plugin, reliable, Zod messages (frame driver)', script: 'plugin-reliable-zod.ts', driver: 'reliable' },
   { name: 'plugin-plain-metrics', label: 'plugin, plain, metrics on', script: 'plugin-plain-metrics.ts', driver: 'ws-frames' },
-  { name: 'plugin-reliable-metrics', label: 'plugin, reliable, metrics on', script: 'plugin-reliable-metrics.ts', driver: 'reliable' },
+  { name: 'plugin-reliable-metrics', label: 'plugin, reliable, metrics on (frame driver)', script: 'plugin-reliable-metrics.ts', driver: 'reliable' },
   { name: 'socketio', label: 'Socket.IO', script: 'socketio.ts', driver: 'socketio' },
   { name: 'socketio-acks', label: 'Socket.IO with acks', script: 'socketio-acks.ts', driver: 'socketio-ack' }
 ]
 
-/** The echo targets every other one is compared with, in the same run. */
-export const ECHO_BASELINES = ['fastify-websocket', 'raw-ws'] as const
+/**
+ * The echo targets every other one is compared with, in the same run: the two servers driven
+ * by the frame writer, and @fastify/websocket driven by a bare `ws` client (the yardstick of
+ * the client-driven rows and of the reliable client's CPU).
+ */
+export const ECHO_BASELINES = ['fastify-websocket', 'raw-ws', 'fastify-websocket-ws'] as const
 
 /** Short names of the baselines for column headings. */
 export const BASELINE_LABELS: Record<typeof ECHO_BASELINES[number], string> = {
   'fastify-websocket': '@fastify/websocket',
-  'raw-ws': 'raw ws'
+  'raw-ws': 'raw ws',
+  'fastify-websocket-ws': 'fws + ws client'
 }
 
-/** A stated target on a throughput ratio (issue 4), checked when both targets were measured. */
+/** What a ratio check compares: throughput, server CPU per message, or client CPU per round trip. */
+export type CheckedMetric = 'rate' | 'serverCpuPerMessage' | 'clientCpuPerRoundTrip'
+
+/** A stated target on a ratio, checked at every payload size when both targets were measured. */
 export interface RatioCheck {
   target: string
   baseline: string
-  /** Lowest acceptable ratio target / baseline. */
-  atLeast: number
+  metric: CheckedMetric
+  /** Lowest acceptable ratio target / baseline (throughput). */
+  atLeast?: number
+  /** Highest acceptable ratio target / baseline (CPU). */
+  atMost?: number
   /** What the check is, in the report. */
   label: string
 }
 
-/** Throughput targets of issue 4, checked on the 64-byte payload. */
+/** The targets of issue 12 on the reliable route driven by the package's own client. */
 export const THROUGHPUT_CHECKS: readonly RatioCheck[] = [
-  { target: 'plugin-reliable', baseline: 'fastify-websocket', atLeast: 1.0, label: 'reliable vs @fastify/websocket, 64 B (goal 1.0x)' },
-  { target: 'plugin-reliable', baseline: 'fastify-websocket', atLeast: 0.6, label: 'reliable vs @fastify/websocket, 64 B (floor 0.6x)' },
-  { target: 'plugin-reliable', baseline: 'socketio-acks', atLeast: 2.0, label: 'reliable vs Socket.IO with acks, 64 B (goal 2x)' }
+  { target: 'plugin-reliable', baseline: 'fastify-websocket', metric: 'rate', atLeast: 1.0, label: 'reliable + ReliableClient vs @fastify/websocket, msg/s (goal at least 1.0x)' },
+  { target: 'plugin-reliable', baseline: 'socketio-acks', metric: 'rate', atLeast: 2.0, label: 'reliable + ReliableClient vs Socket.IO with acks, msg/s (goal at least 2x)' },
+  { target: 'plugin-reliable', baseline: 'fastify-websocket', metric: 'serverCpuPerMessage', atMost: 1.2, label: 'reliable + ReliableClient vs @fastify/websocket, server CPU per message (goal at most 1.2x)' },
+  { target: 'plugin-reliable', baseline: 'fastify-websocket-ws', metric: 'clientCpuPerRoundTrip', atMost: 1.3, label: 'ReliableClient vs bare ws client, client CPU per round trip (goal at most 1.3x)' }
 ]
 
 /** A server setup measured by the heartbeat scenario. */

@@ -20,6 +20,12 @@ export interface StartedTarget {
 
 let profileCounter = 0
 
+// One directory per process: a fixed --cpu-prof-name would let tsx's loader thread overwrite the
+// main thread's profile (both threads write one file each).
+function profileFlags (options: BenchOptions, name: string): string[] {
+  return ['--cpu-prof', `--cpu-prof-dir=${join(options.outDir, 'profiles', `${name}-${++profileCounter}`)}`]
+}
+
 /**
  * Start a target script on the server core with `config`, with `--expose-gc` (memory readings
  * after a full GC) and `--no-memory-reducer`. With `--cpu-prof` its V8 profile is written when it
@@ -31,11 +37,7 @@ export async function startTarget (
   // V8's memory reducer runs GCs at random moments after the connection burst, in the main isolate
   // and in tsx's loader thread: 15-60 ms of CPU that would land in some idle windows and not others.
   const nodeFlags = ['--expose-gc', '--no-memory-reducer', ...options.targetFlags]
-  if (options.cpuProf) {
-    // One directory per target run: a fixed --cpu-prof-name would let tsx's loader thread
-    // overwrite the main thread's profile (both threads write one file each).
-    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(options.outDir, 'profiles', `${profileName}-${++profileCounter}`)}`)
-  }
+  if (options.cpuProf) nodeFlags.push(...profileFlags(options, profileName))
   const server = await startBenchProcess(TARGETS_DIR + script, { core: options.pin ? SERVER_CORE : null, nodeFlags })
   try {
     const { port } = await server.rpc.request<TargetStarted>('start', config)
@@ -50,9 +52,13 @@ export async function startTarget (
   }
 }
 
-/** Start the load generator on the load core. */
-export function startLoad (options: BenchOptions): Promise<BenchProcess> {
-  return startBenchProcess(LOAD_SCRIPT, { core: options.pin ? LOAD_CORE : null })
+/**
+ * Start the load generator on the load core. With `--cpu-prof` its V8 profile goes beside the
+ * target's, in a folder named `<profileName>-load-<n>`.
+ */
+export function startLoad (options: BenchOptions, profileName = 'load'): Promise<BenchProcess> {
+  const nodeFlags = options.cpuProf ? profileFlags(options, `${profileName}-load`) : []
+  return startBenchProcess(LOAD_SCRIPT, { core: options.pin ? LOAD_CORE : null, nodeFlags })
 }
 
 /** Resolve after `ms`. */

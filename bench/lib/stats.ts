@@ -63,3 +63,25 @@ export function summarizeLatency (samples: Float64Array): LatencySummary | null 
     mean: sum / sorted.length
   }
 }
+
+/** What pairs measurements across targets: the run and the payload size. */
+export interface RunRecord {
+  target: string
+  run: number
+  payloadBytes: number
+}
+
+/** Per-run ratios `pick(target) / pick(baseline)` between measurements of the same run and payload. */
+export function pairedRatios<T extends RunRecord> (
+  measurements: readonly T[], target: string, baseline: string, payloadBytes: number,
+  pick: (measurement: T) => number | null | undefined
+): number[] {
+  const ratios: number[] = []
+  for (const mine of measurements) {
+    if (mine.target !== target || mine.payloadBytes !== payloadBytes) continue
+    const theirs = measurements.find((other) => other.target === baseline && other.run === mine.run && other.payloadBytes === payloadBytes)
+    const value = ratio(pick(mine), theirs === undefined ? null : pick(theirs))
+    if (value !== null) ratios.push(value)
+  }
+  return ratios
+}

@@ -6,6 +6,7 @@ import type { BenchProcess } from '../lib/processes.js'
 import type { StartedTarget } from '../lib/session.js'
 import { delay, errorMessage, startLoad, startTarget } from '../lib/session.js'
 import type { LatencySummary } from '../lib/stats.js'
+import { ratio } from '../lib/stats.js'
 import type { TargetConfig } from '../lib/target-protocol.js'
 
 /** One echo measurement: one target, one run, one payload size. */
@@ -19,6 +20,10 @@ export interface EchoMeasurement {
   serverCpu: number | null
   /** CPU of the load generator in the window, as a fraction of one core. */
   loadCpu: number | null
+  /** CPU of the target per reply, in µs. */
+  serverCpuPerMessage: number | null
+  /** CPU of the load generator (the client) per round trip, in µs. */
+  clientCpuPerRoundTrip: number | null
   latency: LatencySummary | null
   /** Connections lost during the load. */
   dropped: number
@@ -47,7 +52,7 @@ function echoConfig (connections: number): TargetConfig {
 async function startBoth (target: EchoTarget, connections: number, options: BenchOptions): Promise<[StartedTarget, BenchProcess]> {
   const [server, load] = await Promise.allSettled([
     startTarget(target.script, echoConfig(connections), options, target.name),
-    startLoad(options)
+    startLoad(options, target.name)
   ])
   if (server.status === 'fulfilled' && load.status === 'fulfilled') return [server.value, load.value]
   if (server.status === 'fulfilled') await server.value.stop()
@@ -65,7 +70,7 @@ export async function measureEcho (
   options: BenchOptions, run: number
 ): Promise<EchoMeasurement> {
   const result: EchoMeasurement = {
-    target: target.name, run, payloadBytes: job.payloadBytes, rate: null, serverCpu: null, loadCpu: null, latency: null, dropped: 0, error: null
+    target: target.name, run, payloadBytes: job.payloadBytes, rate: null, serverCpu: null, loadCpu: null, serverCpuPerMessage: null, clientCpuPerRoundTrip: null, latency: null, dropped: 0, error: null
   }
   let processes: [StartedTarget, BenchProcess] | undefined
   try {
@@ -85,6 +90,8 @@ export async function measureEcho (
     result.rate = (load1.replies - load0.replies) / (elapsed / 1000)
     result.loadCpu = (load1.cpu - load0.cpu) / (elapsed * 1000)
     result.serverCpu = (server1.cpu - server0.cpu) / ((server1.time - server0.time) * 1000)
+    result.serverCpuPerMessage = ratio(result.serverCpu * 1e6, result.rate)
+    result.clientCpuPerRoundTrip = ratio(result.loadCpu * 1e6, result.rate)
     result.latency = load1.latency
     result.dropped = load1.dropped
   } catch (error) {
@@ -93,22 +100,6 @@ export async function measureEcho (
     if (processes !== undefined) await Promise.all(processes.map((child) => child.stop()))
   }
   return result
-}
-
-/** Per-run ratios `pick(target) / pick(baseline)` between measurements of the same run and payload. */
-export function pairedRatios (
-  measurements: EchoMeasurement[], target: string, baseline: string, payloadBytes: number,
-  pick: (measurement: EchoMeasurement) => number | null | undefined
-): number[] {
-  const ratios: number[] = []
-  for (const mine of measurements) {
-    if (mine.target !== target || mine.payloadBytes !== payloadBytes) continue
-    const theirs = measurements.find((other) => other.target === baseline && other.run === mine.run && other.payloadBytes === payloadBytes)
-    const numerator = pick(mine)
-    const denominator = theirs === undefined ? null : pick(theirs)
-    if (numerator != null && denominator != null && denominator !== 0) ratios.push(numerator / denominator)
-  }
-  return ratios
 }
 
 /** Lines that flag measurements the reader should not trust as they stand. */

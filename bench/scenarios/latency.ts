@@ -2,9 +2,9 @@ import { BASELINE_LABELS, ECHO_BASELINES } from '../lib/catalog.js'
 import type { BenchOptions } from '../lib/options.js'
 import { formatCore, formatCount, formatNumber, formatRatioSummary, markdownTable } from '../lib/report.js'
 import type { RatioSummary } from '../lib/stats.js'
-import { median, summarizeRatios } from '../lib/stats.js'
+import { median, pairedRatios, summarizeRatios } from '../lib/stats.js'
 import type { EchoMeasurement } from './echo-measure.js'
-import { measureEcho, measurementWarnings, pairedRatios, selectEchoTargets } from './echo-measure.js'
+import { measureEcho, measurementWarnings, selectEchoTargets } from './echo-measure.js'
 import type { ScenarioReport } from './scenario.js'
 
 /** One row of the latency summary: a target over all runs. */

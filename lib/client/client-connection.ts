@@ -92,6 +92,9 @@ export class ClientConnection {
     }
   }
 
+  /** {@link transmit} as a function made once, for the session to send through. */
+  readonly transmitter = (frame: Payload): void => this.transmit(frame)
+
   /** Send one frame. */
   transmit (frame: Payload): void {
     try {

@@ -4,7 +4,7 @@
  * (docs/PROTOCOL.md, "Handshake and resume", "Sequencing", "Overflow").
  */
 import { CloseCode } from '../protocol/close-codes.js'
-import { encodeDataFrame, frameSize, utf8Length, type DataFrameType, type Payload } from '../protocol/frames.js'
+import { encodeDataFrame, utf8Length, type DataFrameType, type Payload } from '../protocol/frames.js'
 import type { ResumePosition, Welcome } from '../protocol/handshake.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
 import { OutboundLog, type SendCallback } from '../protocol/outbound-log.js'
@@ -37,6 +37,8 @@ export interface OutgoingMessage {
 interface QueuedMessage extends OutgoingMessage {
   /** The frame size counted against `maxUnackedBytes`. */
   size: number
+  /** The payload's size in bytes (counted once: a long text costs a pass over it). */
+  payloadBytes: number
 }
 
 /** What a welcome meant for the session; see {@link ClientSession.applyWelcome}. */
@@ -58,10 +60,15 @@ function bad (message: string): ProtocolError {
   return new ProtocolError(CloseCode.BAD_MESSAGE, message)
 }
 
-// The size of the frame encodeDataFrame would build, without building it.
-function sizeOf (type: DataFrameType, seq: number, ref: number, payload: Payload): number {
-  const header = type.length + 1 + String(seq).length + (ref > 0 ? 1 + String(ref).length : 0)
-  return header + (typeof payload === 'string' ? utf8Length(payload) : payload.byteLength)
+function decimalDigits (value: number): number {
+  let digits = 1
+  for (let power = 10; value >= power; power *= 10) digits++
+  return digits
+}
+
+// The size of the header encodeDataFrame writes before the payload: `D<seq>:` or `R<seq>,<ref>:`.
+function headerSize (seq: number, ref: number): number {
+  return 2 + decimalDigits(seq) + (ref > 0 ? 1 + decimalDigits(ref) : 0)
 }
 
 function tooBig (size: number, maxPayload: number): ReliableClientError {
@@ -141,7 +148,9 @@ export class ClientSession {
    */
   submit (message: OutgoingMessage, maxPayload: number, transmit: Transmit | undefined): ReliableClientError | undefined {
     const seq = this.log.nextSeq + this.queue.length
-    const size = sizeOf(message.type, seq, message.ref, message.payload)
+    const payload = message.payload
+    const payloadBytes = typeof payload === 'string' ? utf8Length(payload) : payload.byteLength
+    const size = headerSize(seq, message.ref) + payloadBytes
     if (size > maxPayload) return tooBig(size, maxPayload)
     const count = this.log.count + this.queue.length
     if (count > 0 && (count >= this.maxCount || this.log.bytes + this.queueBytes + size > this.maxBytes)) {
@@ -150,11 +159,11 @@ export class ClientSession {
         `maxUnacked ${this.maxCount}, maxUnackedBytes ${this.maxBytes})`)
     }
     if (transmit !== undefined) {
-      this.transmitNow(message, transmit)
+      this.transmitNow(message, payloadBytes, transmit)
     } else {
       // A queued message is encoded later; copy the bytes so the caller may reuse its buffer.
-      const payload = typeof message.payload === 'string' ? message.payload : message.payload.slice()
-      this.queue.push({ ...message, payload, size })
+      const copy = typeof payload === 'string' ? payload : payload.slice()
+      this.queue.push({ ...message, payload: copy, size, payloadBytes })
       this.queueBytes += size
     }
     return undefined
@@ -198,9 +207,9 @@ export class ClientSession {
     this.queue = []
     this.queueBytes = 0
     for (const message of queue) {
-      const size = sizeOf(message.type, this.log.nextSeq, message.ref, message.payload)
+      const size = headerSize(this.log.nextSeq, message.ref) + message.payloadBytes
       if (size > maxPayload) this.refuse(message, tooBig(size, maxPayload))
-      else this.transmitNow(message, transmit)
+      else this.transmitNow(message, message.payloadBytes, transmit)
     }
   }
 
@@ -241,9 +250,10 @@ export class ClientSession {
     for (const message of queue) this.refuse(message, error)
   }
 
-  private transmitNow (message: OutgoingMessage, transmit: Transmit): void {
-    const frame = encodeDataFrame(message.type, this.log.nextSeq, message.ref, message.payload)
-    const seq = this.log.push(frame, frameSize(frame), message.callback)
+  private transmitNow (message: OutgoingMessage, payloadBytes: number, transmit: Transmit): void {
+    const next = this.log.nextSeq
+    const frame = encodeDataFrame(message.type, next, message.ref, message.payload)
+    const seq = this.log.push(frame, headerSize(next, message.ref) + payloadBytes, message.callback)
     // submit() checked the bounds for the log and the queue together, so this is only a safeguard.
     if (seq === 0) {
       this.refuse(message, new ReliableClientError(ClientErrorCode.BUFFER_FULL, 'The client buffer is full'))
@@ -253,7 +263,9 @@ export class ClientSession {
       message.request.seq = seq
       this.requests.set(seq, message.request)
     }
-    transmit(frame)
+    // Sending a text frame flattens the string it is given into a copy of header and payload; the
+    // log keeps an unflattened one, or every message would hold its payload twice until acknowledged.
+    transmit(typeof frame === 'string' ? encodeDataFrame(message.type, next, message.ref, message.payload) : frame)
   }
 
   private refuse (message: OutgoingMessage, error: Error): void {

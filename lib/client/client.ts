@@ -4,8 +4,9 @@
  */
 import { encodePong } from '../protocol/app-ping.js'
 import { CloseCode, truncateCloseReason } from '../protocol/close-codes.js'
-import { decodeFrame, frameSize, type Frame, type Payload } from '../protocol/frames.js'
+import { decodeFrame, frameSize, type DecodeOptions, type Frame, type Payload } from '../protocol/frames.js'
 import { encodeHello } from '../protocol/handshake.js'
+import type { SendCallback } from '../protocol/outbound-log.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
 import { PROTOCOL_VERSION, SUBPROTOCOL, versionOfSubprotocol } from '../protocol/version.js'
 import { ClientConnection, type ConnectionHandlers } from './client-connection.js'
@@ -52,6 +53,8 @@ function exceeds (frame: Payload, maxPayload: number): boolean {
   if (typeof frame !== 'string') return frame.byteLength > maxPayload
   return frame.length > maxPayload || (frame.length * 3 > maxPayload && frameSize(frame) > maxPayload)
 }
+
+const FROM_SERVER: DecodeOptions = { sender: 'server' }
 
 /** The message of the `error` event of `ws` when the server selected none of the offered subprotocols. */
 const WS_NO_SUBPROTOCOL = 'Server sent no subprotocol'
@@ -138,32 +141,33 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
    * @returns rejects with `FRWS_ERR_CLIENT_BUFFER_FULL`, `_MESSAGE_TOO_BIG`, `_ACK_TIMEOUT` (the
    *   message stays queued and may still arrive), `_CONTINUITY_LOST`, `_CLOSED`, `_GAVE_UP` or `_INVALID_ARGUMENT`
    */
-  send (data: ClientTypesOf<M>['send'], options: SendOptions = {}): Promise<void> {
+  send (data: ClientTypesOf<M>['send'], options?: SendOptions): Promise<void> {
+    const timeout = options?.timeout
+    let timer: unknown
+    let callback: SendCallback = noop
     const promise = new Promise<void>((resolve, reject) => {
-      const payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, options.timeout)
-      if (payload instanceof ReliableClientError || this.endError !== undefined) {
-        reject(payload instanceof ReliableClientError ? payload : this.endError)
-        return
-      }
-      let timer: unknown
-      let settled = false
-      const callback = (error: Error | null): void => {
-        if (settled) return
-        settled = true
+      // Called by the ack, the timeout or a refusal; a promise settles once, so later calls do nothing.
+      callback = (error) => {
         if (timer !== undefined) this.options.clearTimeout(timer)
-        if (error === null) resolve()
-        else reject(error)
+        if (error === null) return resolve()
+        // Marked handled only when it rejects: a handler on every send would cost a reaction per ack.
+        promise.catch(noop)
+        reject(error)
       }
-      const refused = this.submit({ type: 'D', ref: 0, payload, callback })
-      const timeout = options.timeout
+    })
+    try {
+      const payload = outgoingPayload(this.options.messages, 'send', 'fromClient', data, timeout)
+      const refused = payload instanceof ReliableClientError ? payload : this.endError ?? this.submit({ type: 'D', ref: 0, payload, callback })
       if (refused !== undefined) {
         callback(refused)
       } else if (timeout !== undefined && timeout !== Infinity) {
         timer = this.options.setTimeout(() => callback(new ReliableClientError(ClientErrorCode.ACK_TIMEOUT,
           `No acknowledgement within ${timeout} ms; the message stays queued and may still be delivered`)), timeout)
       }
-    })
-    promise.catch(noop)
+    } catch (error) {
+      // A schema or codec that throws rejects the send, as a refused message does.
+      callback(error as Error)
+    }
     return promise
   }
 
@@ -239,7 +243,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
   private submit (message: OutgoingMessage): ReliableClientError | undefined {
     const conn = this.conn
     const online = this.stateValue === 'open' && conn?.welcomed === true
-    const refused = this.session.submit(message, this.maxPayload, online ? (frame) => conn.transmit(frame) : undefined)
+    const refused = this.session.submit(message, this.maxPayload, online ? conn.transmitter : undefined)
     if (refused === undefined && this.stateValue === 'idle') {
       this.stateValue = this.opened ? 'reconnecting' : 'connecting'
       this.openSocket()
@@ -332,7 +336,7 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
       if (exceeds(frame, this.maxPayload)) {
         throw new ProtocolError(CloseCode.BAD_MESSAGE, `a frame of ${frameSize(frame)} bytes exceeds maxPayload (${this.maxPayload})`)
       }
-      const decoded = decodeFrame(frame, { sender: 'server' })
+      const decoded = decodeFrame(frame, FROM_SERVER)
       if (conn.welcomed) this.handleFrame(conn, decoded)
       else this.handleWelcome(conn, decoded)
     } catch (error) {
@@ -353,9 +357,8 @@ export class ReliableClient<M extends MessageSchemas | undefined = undefined> {
     })
     this.policy.connected()
     this.maxPayload = frame.maxPayload
-    const transmit = (data: Payload): void => conn.transmit(data)
-    for (const replayed of outcome.replay) transmit(replayed)
-    this.session.flush(this.maxPayload, transmit)
+    for (const replayed of outcome.replay) conn.transmit(replayed)
+    this.session.flush(this.maxPayload, conn.transmitter)
     this.opened = true
     this.stateValue = 'open'
     const sessionId = frame.sessionId
