@@ -8,7 +8,7 @@ import type { Checked } from '../messages/validate.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
 import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
-import { decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
+import { dataFrameHeader, decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
 import type { StandardSchemaV1 } from '../messages/standard-schema.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
@@ -22,6 +22,7 @@ import {
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from '../store/session-store.js'
 import { SessionWriter } from './session-writer.js'
+import { sendDataFrame } from './data-frame-writer.js'
 import { sessionTag } from './session-tag.js'
 import { OutgoingRequests } from './outgoing-requests.js'
 import { IncomingRequests } from './incoming-requests.js'
@@ -556,8 +557,10 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     // Not Buffer.allocUnsafe: a small frame carved from its shared 8 KiB slab would keep the whole
     // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
     // message under the cover of a few bytes charged to the session budget.
-    const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
-    const wireSize = wireBytes(frame)
+    const header = dataFrameHeader(type, seq, ref)
+    const frame = typeof payload === 'string' ? header + payload : encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
+    // Measured on the payload: measuring the frame would flatten the rope `header + payload` into a copy.
+    const wireSize = typeof payload === 'string' ? header.length + wireBytes(payload) : wireBytes(frame)
     const maxPayload = this.#reliableHost.maxPayload
     if (wireSize > maxPayload) {
       const error = new FRWS_ERR_MESSAGE_TOO_BIG(wireSize, maxPayload)
@@ -593,7 +596,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if (this.#attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
       batchWrites(socket)
       const before = socket.bufferedAmount
-      socket.send(frame)
+      sendDataFrame(socket, frame, header, payload, wireSize)
       if (messageOut.hasSubscribers) publishMessageOut(this, frame)
       // A client that acks without reading is cut (4420); the message stays in the log for the resume.
       this.guard.checkBuffered(before)
