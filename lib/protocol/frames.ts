@@ -45,6 +45,27 @@ export type DataFrameType = 'D' | 'Q' | 'R' | 'E'
 /** An application payload: a string travels in a text frame, bytes in a binary frame. */
 export type Payload = string | Uint8Array
 
+/** Marks a {@link TextFrameBytes}; `Symbol.for` so that two copies of this module agree. */
+const TEXT_FRAME_BYTES: unique symbol = Symbol.for('fastify-reliable-ws.textFrameBytes') as never
+
+/**
+ * An encoded text frame held as its UTF-8 bytes rather than as a string: the server keeps long
+ * text frames this way, outside the JavaScript heap, while they wait for their ack (issue 12). It
+ * still travels in a text frame; {@link isTextFrame} tells it from a binary frame.
+ */
+export type TextFrameBytes = Uint8Array & { readonly [TEXT_FRAME_BYTES]: true }
+
+/** Mark `bytes`, the UTF-8 encoding of a text frame, as a {@link TextFrameBytes}. */
+export function markTextFrame (bytes: Uint8Array): TextFrameBytes {
+  Object.defineProperty(bytes, TEXT_FRAME_BYTES, { value: true })
+  return bytes as TextFrameBytes
+}
+
+/** True when `frame` travels in a text frame: a string, or text held as bytes ({@link TextFrameBytes}). */
+export function isTextFrame (frame: Payload): boolean {
+  return typeof frame === 'string' || (frame as Partial<TextFrameBytes>)[TEXT_FRAME_BYTES] === true
+}
+
 /** A sequenced frame: data, request, response or error response. */
 export interface DataFrame {
   type: DataFrameType

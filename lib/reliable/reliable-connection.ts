@@ -8,7 +8,7 @@ import type { Checked } from '../messages/validate.js'
 import { AckScheduler } from '../protocol/ack-scheduler.js'
 import { encodePong } from '../protocol/app-ping.js'
 import { CloseCode, CloseReason, truncateCloseReason } from '../protocol/close-codes.js'
-import { dataFrameHeader, decodeFrame, encodeAck, encodeDataFrame } from '../protocol/frames.js'
+import { dataFrameHeader, decodeFrame, encodeAck } from '../protocol/frames.js'
 import type { DataFrame, Payload } from '../protocol/frames.js'
 import type { StandardSchemaV1 } from '../messages/standard-schema.js'
 import { InboundTracker } from '../protocol/inbound-tracker.js'
@@ -22,7 +22,7 @@ import {
 import type { ResolvedReliable } from './reliable-options.js'
 import type { SessionState, SessionStore } from '../store/session-store.js'
 import { SessionWriter } from './session-writer.js'
-import { sendDataFrame } from './data-frame-writer.js'
+import { encodeServerFrame, sendFrame } from './data-frame-writer.js'
 import { sessionTag } from './session-tag.js'
 import { OutgoingRequests } from './outgoing-requests.js'
 import { IncomingRequests } from './incoming-requests.js'
@@ -281,7 +281,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     batchWrites(socket)
     const before = socket.bufferedAmount
     for (const frame of frames) {
-      socket.send(frame)
+      sendFrame(socket, frame)
       if (messageOut.hasSubscribers) publishMessageOut(this, frame)
     }
     this.guard.checkBuffered(before)
@@ -554,13 +554,8 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
   #sendSequenced (type: 'D' | 'Q' | 'R' | 'E', ref: number, payload: Payload, timeout: number | undefined): Promise<void> {
     if (this.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(this.sessionTag, 'closed'))
     const seq = this.#outbound.nextSeq
-    // Not Buffer.allocUnsafe: a small frame carved from its shared 8 KiB slab would keep the whole
-    // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
-    // message under the cover of a few bytes charged to the session budget.
     const header = dataFrameHeader(type, seq, ref)
-    const frame = typeof payload === 'string' ? header + payload : encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
-    // Measured on the payload: measuring the frame would flatten the rope `header + payload` into a copy.
-    const wireSize = typeof payload === 'string' ? header.length + wireBytes(payload) : wireBytes(frame)
+    const wireSize = header.length + wireBytes(payload)
     const maxPayload = this.#reliableHost.maxPayload
     if (wireSize > maxPayload) {
       const error = new FRWS_ERR_MESSAGE_TOO_BIG(wireSize, maxPayload)
@@ -570,6 +565,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
       void this.#sendSequenced('E', ref, `response of ${wireSize} bytes exceeds maxPayload ${maxPayload}`, undefined)
       return rejected(error)
     }
+    const frame = encodeServerFrame(header, payload, wireSize)
     const size = frameHeldBytes(frame, wireSize)
     const held = sessionBytes(this.#outbound.count + 1, this.#outbound.bytes + size)
     const fits = this.#outbound.fits(size)
@@ -596,7 +592,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     if (this.#attached && socket.readyState === 1 && !this.#holdUntilCommitted) {
       batchWrites(socket)
       const before = socket.bufferedAmount
-      sendDataFrame(socket, frame, header, payload, wireSize)
+      sendFrame(socket, frame)
       if (messageOut.hasSubscribers) publishMessageOut(this, frame)
       // A client that acks without reading is cut (4420); the message stays in the log for the resume.
       this.guard.checkBuffered(before)
@@ -640,7 +636,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
     this.#socketSeq = upTo
     batchWrites(socket)
     const before = socket.bufferedAmount
-    for (const frame of frames) socket.send(frame)
+    for (const frame of frames) sendFrame(socket, frame)
     this.guard.checkBuffered(before)
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { FRWS_ERR_STORE_UNAVAILABLE } from '../errors.js'
+import { isTextFrame } from '../protocol/frames.js'
 import type { Payload } from '../protocol/frames.js'
 import type {
   ClaimResult, ClaimSessionInput, CreateSessionInput, SessionPatch, SessionState, SessionStore, StoredMessage
@@ -53,7 +54,8 @@ const BINARY = 0x62
 function encodeFrame (frame: Payload): Buffer {
   const body = typeof frame === 'string' ? Buffer.from(frame) : frame
   const stored = Buffer.allocUnsafe(body.byteLength + 1)
-  stored[0] = typeof frame === 'string' ? TEXT : BINARY
+  // Long text frames reach the store as UTF-8 bytes (TextFrameBytes): still text.
+  stored[0] = isTextFrame(frame) ? TEXT : BINARY
   stored.set(body, 1)
   return stored
 }
