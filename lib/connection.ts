@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
-import type { RawData, WebSocket } from 'ws'
-import { CloseCode, CloseReason, isAbnormalCloseCode, truncateCloseReason } from './protocol/close-codes.js'
+import type { WebSocket } from 'ws'
+import { CloseCode, CloseReason, isAbnormalCloseCode } from './protocol/close-codes.js'
 import { FRWS_ERR_CONNECTION_CLOSED } from './errors.js'
-import { batchWrites, transportOf } from './write-batcher.js'
 import { ConnectionGuard } from './limits/connection-guard.js'
 import type { ConnectionLimits } from './limits/limit-options.js'
 import type { HeartbeatManager, HeartbeatSlot } from './heartbeat/heartbeat-manager.js'
@@ -18,7 +17,7 @@ import { FRWS_ERR_MESSAGE_INVALID } from './errors.js'
 import {
   messageOut, publishConnectionClose, publishHeartbeatRtt, publishHeartbeatTimeout, publishMessageOut
 } from './metrics/publish.js'
-import { closeCodeOfWsError, listenToSocket } from './socket-listeners.js'
+import type { Transport } from './transport/transport.js'
 import { MessageQueue } from './message-queue.js'
 
 // The public types of the connection's events and payloads live beside it; re-exported here, the module of the connection's API.
@@ -54,12 +53,6 @@ export interface ConnectionInit {
   messages: ResolvedMessages | undefined
 }
 
-/**
- * An unmasked RFC 6455 ping with no payload (FIN + opcode 0x9, length 0). Server frames are never
- * masked, so every ping is these same two bytes; ws's `ping()` builds them anew each time. ws writes
- * whole frames synchronously, so writing between its writes always lands on a frame boundary.
- */
-const PING_FRAME = Buffer.from([0x89, 0x00])
 function noop (): void {}
 
 /**
@@ -84,7 +77,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   data: Data
   /** @internal */
   protected readonly host: ConnectionHost
-  #socket: WebSocket
+  #transport: Transport
   #heartbeat: HeartbeatSlot | undefined
   readonly #heartbeatSettings: HeartbeatSettings
   readonly #appPing: boolean
@@ -100,7 +93,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   protected readonly messages: ResolvedMessages | undefined
 
   /** @internal */
-  constructor (socket: WebSocket, init: ConnectionInit) {
+  constructor (transport: Transport, init: ConnectionInit) {
     super({ captureRejections: true })
     this.id = init.id
     this.route = init.route
@@ -114,19 +107,25 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     this.#appPing = init.appPing
     this.guard = new ConnectionGuard(this, init.limits)
     this.messages = init.messages
-    this.#socket = socket
-    this.bindSocket(socket)
+    this.#transport = transport
+    this.bindTransport(transport)
     ;(this as EventEmitter).on('newListener', onNewListener)
   }
 
   /** The underlying `ws` socket, for what this API does not cover. */
   get socket (): WebSocket {
-    return this.#socket
+    // The one place the connection names ws: an application reaching past the API gets the socket.
+    return (this.#transport as { socket?: WebSocket }).socket as WebSocket
+  }
+
+  /** @internal What carries the connection's frames now (`lib/transport/`); a reliable session changes it on a resume. */
+  get transport (): Transport {
+    return this.#transport
   }
 
   /** True while the socket is open (not yet closing). */
   get isOpen (): boolean {
-    return this.#socket.readyState === 1
+    return this.#transport.readyState === 1
   }
 
   /**
@@ -142,19 +141,18 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     return this.#heartbeat?.lastRtt
   }
 
-  /** @internal Make `socket` this connection's transport: shared listeners, heartbeat. */
-  protected bindSocket (socket: WebSocket): void {
-    this.#socket = socket
-    listenToSocket(socket, this)
+  /** @internal Make `transport` carry this connection: its incoming side, the heartbeat. */
+  protected bindTransport (transport: Transport): void {
+    this.#transport = transport
+    transport.listen(this)
     if (isHeartbeatActive(this.#heartbeatSettings)) {
       this.#heartbeat = this.host.heartbeat.add(this, this.#heartbeatSettings)
     }
   }
 
-  /** @internal HeartbeatPeer: a protocol ping, written as a prebuilt frame (see `PING_FRAME`). */
+  /** @internal HeartbeatPeer: a transport-level ping (ws: a prebuilt frame). */
   sendPing (): void {
-    const transport = transportOf(this.#socket)
-    if (this.#socket.readyState === 1 && transport?.writable === true) transport.write(PING_FRAME)
+    this.#transport.sendPing()
   }
 
   /** Destroy the socket at once, without a close handshake (the heartbeat passes `'timeout'`). */
@@ -216,8 +214,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
    * rejection is never unhandled, and a sender that ignores it cannot buffer past the cap.
    */
   send (data: T['send']): Promise<void> {
-    const socket = this.#socket
-    if (socket.readyState !== 1) return closedRejection(this.id)
+    if (this.#transport.readyState !== 1) return closedRejection(this.id)
     if (this.messages === undefined) return this.sendEncoded(data as WsOutgoing)
     const encoded = encodeOutgoing(this.messages.codec, this.messages.fromServer, data)
     return encoded.ok ? this.sendEncoded(encoded.value) : this.outgoingRejection(encoded.problem)
@@ -228,11 +225,9 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
    * `broadcast()` encodes a typed message once for all its targets.
    */
   sendEncoded (data: WsOutgoing): Promise<void> {
-    const socket = this.#socket
-    if (socket.readyState !== 1) return closedRejection(this.id)
-    batchWrites(socket)
-    const before = socket.bufferedAmount
-    socket.send(data)
+    const transport = this.#transport
+    if (transport.readyState !== 1) return closedRejection(this.id)
+    const before = transport.send(data)
     if (messageOut.hasSubscribers) publishMessageOut(this, data)
     return this.guard.sent(before)
   }
@@ -260,20 +255,19 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   closeWithCause (code: number, reason: string | undefined, cause: CloseCause): void {
     this.#closeCause ??= cause
     this.#localCloseCode ??= code
-    const text = reason ?? (CloseReason as Record<number, string>)[code] ?? ''
-    this.#socket.close(code, truncateCloseReason(text))
+    this.#transport.close(code, reason ?? (CloseReason as Record<number, string>)[code] ?? '')
   }
 
   /** @internal Terminate and remember why. */
   terminateWithCause (cause: CloseCause): void {
     this.#closeCause ??= cause
-    this.#socket.terminate()
+    this.#transport.terminate()
   }
 
   /** @internal A handler or listener failed: log through the request logger and close with 1011. */
   fail (error: unknown): void {
     this.log.error({ err: error, connectionId: this.id }, 'websocket handler failed')
-    if (this.#socket.readyState <= 1) this.closeWithCause(CloseCode.INTERNAL_ERROR, undefined, 'error')
+    if (this.#transport.readyState <= 1) this.closeWithCause(CloseCode.INTERNAL_ERROR, undefined, 'error')
   }
 
   /** @internal A protocol pong: proof of life and a round-trip sample. */
@@ -285,15 +279,15 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   pingReceived (bytes: number): void {
     this.#heartbeat?.touch()
     // A peer that pings without reading fills the buffer with ws's pongs (2 header bytes each).
-    this.guard.checkBuffered(this.#socket.bufferedAmount - bytes - 2)
+    this.guard.checkBuffered(this.#transport.bufferedAmount - bytes - 2)
   }
 
-  /** @internal ws reported a bad frame or an oversized message and has already started the close handshake with the right code (1002, 1007, 1009). */
-  socketError (error: Error & { code?: string }): void {
+  /** @internal The transport reported a bad frame or an oversized message and has already started the close handshake with `sentCode` (1002, 1007, 1009). */
+  socketError (error: Error & { code?: string }, sentCode: number): void {
     this.#closeCause ??= 'error'
-    this.#localCloseCode ??= closeCodeOfWsError(error)
+    this.#localCloseCode ??= sentCode
     this.log.info({ err: error, connectionId: this.id }, 'websocket peer broke a protocol rule or limit')
-    if (this.#socket.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
+    if (this.#transport.readyState === 1) this.closeWithCause(CloseCode.PROTOCOL_ERROR, undefined, 'error')
   }
 
   /** @internal The route handler returned or settled: messages nobody listens for are dropped from now on. */
@@ -306,7 +300,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
 
   /** @internal Resume reading the socket unless a queue waiting for its listener still holds it paused. */
   protected resumeReading (): void {
-    if (this.#socket.isPaused && !this.readingHeldBack()) this.#socket.resume()
+    if (this.#transport.isPaused && !this.readingHeldBack()) this.#transport.resume()
   }
 
   /** @internal True while input waiting for a listener has reached the queue's pause threshold. */
@@ -314,17 +308,14 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
     return this.#queue.isFull
   }
 
-  /** @internal Called by the shared socket listener for each message of the current socket. */
-  receive (data: RawData, isBinary: boolean): void {
-    const message: WsMessage = isBinary ? toBuffer(data) : data.toString()
+  /** @internal Called by the transport for each message it carries for this connection. */
+  receive (message: WsMessage, isBinary: boolean): void {
     if (this.#appPing && !isBinary) {
       const token = parsePing(message as string)
       if (token !== undefined) {
         this.touch()
-        batchWrites(this.#socket)
-        const before = this.#socket.bufferedAmount
         const pong = encodePong(token)
-        this.#socket.send(pong)
+        const before = this.#transport.send(pong)
         if (messageOut.hasSubscribers) publishMessageOut(this, pong)
         this.guard.checkBuffered(before)
         return
@@ -336,7 +327,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
       return
     }
     // Frames after an invalid one (the socket is closing) are not delivered.
-    if (this.#socket.readyState !== 1) return
+    if (this.#transport.readyState !== 1) return
     const checked = decodeIncoming(this.messages.codec, this.messages.fromClient, message)
     if (checked.ok) {
       this.deliverOrQueue(checked.value, isBinary)
@@ -352,7 +343,7 @@ export class WsConnection<Data extends object = Record<string, unknown>, T exten
   /** @internal Hand a message to the application, or queue it until a `message` listener exists. */
   protected deliverOrQueue (message: unknown, isBinary: boolean): void {
     if (this.#queue.isOpen) {
-      if (this.#queue.push([message, isBinary])) this.#socket.pause()
+      if (this.#queue.push([message, isBinary])) this.#transport.pause()
       return
     }
     this.deliver(message, isBinary)
@@ -439,12 +430,6 @@ const EMPTY_ROOMS: ReadonlySet<string> = new Set()
  */
 export function reportedCloseCode (code: number, cause: CloseCause | undefined, sentCode: number | undefined): number {
   return code === CloseCode.ABNORMAL && cause === 'error' && sentCode !== undefined ? sentCode : code
-}
-
-function toBuffer (data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data
-  if (Array.isArray(data)) return Buffer.concat(data)
-  return Buffer.from(data)
 }
 
 function closedRejection (id: string): Promise<void> {

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { WsConnection } from './connection.js'
 import type { ConnectionHost, ConnectionInit } from './connection.js'
+import { WsTransport } from './transport/ws-transport.js'
 import type { ResolvedOptions, ResolvedRouteSettings } from './options.js'
 import { ConnectionRegistry } from './registry.js'
 import type { AdmissionState } from './upgrade-admission.js'
@@ -101,7 +102,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
       acceptReliable(this, socket, request, settings, reliable, handler)
       return
     }
-    const connection = new WsConnection<object>(socket, this.connectionInit(request, settings))
+    const connection = new WsConnection<object>(new WsTransport(socket), this.connectionInit(request, settings))
     publishConnectionOpen(connection, false, false)
     this.start(connection, request, handler)
   }

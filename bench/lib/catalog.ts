@@ -30,6 +30,8 @@ export const ECHO_TARGETS: readonly EchoTarget[] = [
   { name: 'plugin-reliable', label: 'plugin, reliable mode', script: 'plugin-reliable.ts', driver: 'reliable' },
   { name: 'plugin-plain-zod', label: 'plugin, plain, Zod messages', script: 'plugin-plain-zod.ts', driver: 'ws-frames' },
   { name: 'plugin-reliable-zod', label: 'plugin, reliable, Zod messages', script: 'plugin-reliable-zod.ts', driver: 'reliable' },
+  { name: 'plugin-plain-metrics', label: 'plugin, plain, metrics on', script: 'plugin-plain-metrics.ts', driver: 'ws-frames' },
+  { name: 'plugin-reliable-metrics', label: 'plugin, reliable, metrics on', script: 'plugin-reliable-metrics.ts', driver: 'reliable' },
   { name: 'socketio', label: 'Socket.IO', script: 'socketio.ts', driver: 'socketio' },
   { name: 'socketio-acks', label: 'Socket.IO with acks', script: 'socketio-acks.ts', driver: 'socketio-ack' }
 ]

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
-import type { ConnectionInit } from '../connection.js'
+import type { ConnectionInit, WsMessage } from '../connection.js'
+import { WsTransport } from '../transport/ws-transport.js'
 import type { ResolvedRouteSettings } from '../options.js'
 import { closeWithinBound } from '../bounded-close.js'
 import { CloseCode, CloseReason } from '../protocol/close-codes.js'
@@ -45,7 +46,7 @@ export interface ReliableServer extends ReliableHost {
 const closeWith = closeWithinBound
 
 /** A frame that arrived after the hello, before the session was bound to the socket. */
-type PipelinedFrame = [data: RawData, isBinary: boolean]
+type PipelinedFrame = [data: WsMessage, isBinary: boolean]
 
 /**
  * Run the reliable-mode handshake on a freshly upgraded socket (docs/PROTOCOL.md, "Handshake and
@@ -71,7 +72,7 @@ export function acceptReliable (
       // Paused only once a frame follows the hello: most clients wait for the welcome, and a
       // pause and resume cost two system calls per handshake (issue 12).
       if (pipelined.length === 0) socket.pause()
-      pipelined.push([data, isBinary])
+      pipelined.push([isBinary ? data as Buffer : data.toString(), isBinary])
       return
     }
     pipelined = []
@@ -208,7 +209,7 @@ async function completeHandshake (
   if (local !== undefined) {
     // The session lives on this node: move it to the new socket; the handler does not run again.
     server.unsuspend(local)
-    local.resumeOn(socket, ownerId)
+    local.resumeOn(new WsTransport(socket), ownerId)
     publishConnectionOpen(local, true, true)
     publishSessionResume(local, false)
     socket.send(welcome(local.delivered))
@@ -222,7 +223,7 @@ async function completeHandshake (
 
   if (previousOwner !== undefined) server.announceClaim(state.sessionId, previousOwner)
   const connection = new ReliableConnection<object>(
-    socket, server.connectionInit(request, settings), state, ownerId, reliable, server, resumed
+    new WsTransport(socket), server.connectionInit(request, settings), state, ownerId, reliable, server, resumed
   )
   server.sessions.set(state.sessionId, connection)
   publishConnectionOpen(connection, true, resumed)

@@ -1,5 +1,4 @@
-import type { WebSocket } from 'ws'
-import { isTextFrame, markTextFrame } from '../protocol/frames.js'
+import { markTextFrame } from '../protocol/frames.js'
 import type { Payload } from '../protocol/frames.js'
 
 /**
@@ -8,16 +7,15 @@ import type { Payload } from '../protocol/frames.js'
  */
 export const TEXT_AS_BYTES_MIN_LENGTH = 1024
 
-const TEXT: { binary: false } = { binary: false }
-
 /**
  * Encode a sequenced frame the server sends and keeps until its ack. A long text frame is encoded
- * to UTF-8 once, here, into a buffer of its own, and kept as such ({@link TextFrameBytes}): as a
- * string it would live on the JavaScript heap until the client acknowledges it, which at 4 KiB
- * messages made the garbage collector copy and promote every message in flight (a quarter of the
- * server's CPU, issue 12), and `ws` would have encoded it again for every write. Binary frames get
- * their own `ArrayBuffer` too: a frame carved from a shared slab would keep the whole slab alive
- * while it waits for its ack, under the cover of a few bytes charged to the session budget.
+ * to UTF-8 once, here, into a buffer of its own, and kept as such (`TextFrameBytes`, which the
+ * transport sends as a text frame): as a string it lived on the JavaScript heap until the client
+ * acknowledged it, which at 4 KiB messages made the garbage collector copy and promote every
+ * message in flight (a quarter of the server's CPU, issue 12), and `ws` encoded it again for the
+ * write after measuring the string `header + payload` had flattened it into a copy. Binary frames
+ * get their own `ArrayBuffer` too: a frame carved from a shared slab would keep the whole slab
+ * alive while it waits for its ack, under the cover of a few bytes charged to the session budget.
  * @param header - the frame's ASCII header (`dataFrameHeader()`)
  * @param payload - a text or binary payload (an `E` frame's reason is text)
  * @param wireSize - the frame's size in bytes, header included
@@ -32,10 +30,4 @@ export function encodeServerFrame (header: string, payload: Payload, wireSize: n
   }
   bytes.write(payload, header.length, 'utf8')
   return markTextFrame(bytes)
-}
-
-/** Put a frame on a `ws` socket: text (a string or {@link TextFrameBytes}) in a text frame, other bytes in a binary frame. */
-export function sendFrame (socket: WebSocket, frame: Payload): void {
-  if (typeof frame === 'string' || !isTextFrame(frame)) socket.send(frame)
-  else socket.send(frame, TEXT)
 }
