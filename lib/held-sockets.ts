@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 
@@ -14,7 +15,8 @@ function onHeldSocketClose (this: Duplex): void {
 /** One socket the server holds for the plugin. */
 interface HeldSocket {
   readonly socket: Duplex
-  readonly request: IncomingMessage
+  /** Until the upgrade completes (then its handshake timer is settled and nothing needs it). */
+  request: IncomingMessage | undefined
   /** The per-address key, once admission counted the socket against its address. */
   address: string | undefined
   /** The WebSocket, once the upgrade completed. */
@@ -78,7 +80,14 @@ export class HeldSockets {
   /** The upgrade of this request completed: remember its WebSocket (for the shutdown). */
   upgraded (request: IncomingMessage, webSocket: WebSocket): void {
     const entry = this.#byRequest.get(request)
-    if (entry !== undefined) entry.webSocket = webSocket
+    if (entry === undefined) return
+    entry.webSocket = webSocket
+    // Let go of the HTTP side (issue 12, idle connection memory): @fastify/websocket leaves its
+    // placeholder response assigned to the TCP socket, and through it the request, its headers and
+    // Fastify's request and reply stayed alive as long as the connection (about 1.5 KiB each).
+    entry.request = undefined
+    const response = (entry.socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+    if (response != null && response.req === request) response.detachSocket(entry.socket as Socket)
   }
 
   /**
@@ -121,13 +130,15 @@ export class HeldSockets {
     const entry = this.#bySocket.get(socket)
     if (entry === undefined) return
     this.#bySocket.delete(socket)
-    this.#byRequest.delete(entry.request)
     if (entry.address !== undefined) {
       const left = this.countOf(entry.address) - 1
       if (left > 0) this.#perAddress.set(entry.address, left)
       else this.#perAddress.delete(entry.address)
     }
-    this.#released(entry.request)
+    if (entry.request !== undefined) {
+      this.#byRequest.delete(entry.request)
+      this.#released(entry.request)
+    }
     if (this.#bySocket.size === 0 && this.#emptyWaiters.length > 0) {
       const waiters = this.#emptyWaiters
       this.#emptyWaiters = []

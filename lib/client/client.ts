@@ -24,6 +24,7 @@ import type { ClientTypesOf } from './client-options.js'
 import { answerPayload, incomingPayload, invalidMessage, outgoingPayload, type SchemaName } from './typed-payloads.js'
 import type { InvalidMessage } from '../messages/types.js'
 import type { Checked } from '../messages/validate.js'
+import { messageOf } from './error-message.js'
 
 /** Options of {@link ReliableClient.send}. */
 export interface SendOptions {
@@ -59,9 +60,6 @@ const FROM_SERVER: DecodeOptions = { sender: 'server' }
 /** The message of the `error` event of `ws` when the server selected none of the offered subprotocols. */
 const WS_NO_SUBPROTOCOL = 'Server sent no subprotocol'
 
-function messageOf (error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
 
 /**
  * A reliable-mode connection to a `fastify-reliable-ws` route that outlives its sockets. It

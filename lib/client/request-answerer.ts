@@ -6,13 +6,11 @@ import type { Payload } from '../protocol/frames.js'
 import type { RequestHandler } from './client-options.js'
 import type { MessageTypes } from '../messages/types.js'
 import { toPayload } from './outgoing-data.js'
+import { messageOf } from './error-message.js'
 
 /** The answer to a server request: a response payload, or the reason of an error response. */
 export type Answer = { ok: true, payload: Payload } | { ok: false, reason: string }
 
-function reasonOf (error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
 
 /** The answer for a handler's return value when the client has no `messages`: the bytes or string as they are. */
 export function toAnswer (value: unknown): Answer {
@@ -37,12 +35,12 @@ export function answerRequest (
   try {
     result = handler(data)
   } catch (error) {
-    done({ ok: false, reason: reasonOf(error) })
+    done({ ok: false, reason: messageOf(error) })
     return
   }
   if (typeof (result as Promise<unknown>)?.then !== 'function') {
     done(encode(result))
     return
   }
-  (result as Promise<unknown>).then((value) => done(encode(value)), (error: unknown) => done({ ok: false, reason: reasonOf(error) }))
+  (result as Promise<unknown>).then((value) => done(encode(value)), (error: unknown) => done({ ok: false, reason: messageOf(error) }))
 }

@@ -60,22 +60,22 @@ export class ConnectionGuard {
   /**
    * The promise of a plain `send()` just written, given the socket's `bufferedAmount` before the
    * write: the shared resolved promise while the socket is below its high-water mark, the
-   * connection's one drain promise above it, a FRWS_ERR_SLOW_CONSUMER rejection past the cap.
+   * promise of the congestion under way above it (one `DrainWaiter` per socket, reused by every
+   * congestion), a FRWS_ERR_SLOW_CONSUMER rejection past the cap.
    */
   sent (before: number): Promise<void> {
     if (this.checkBuffered(before)) return rejection(new FRWS_ERR_SLOW_CONSUMER(this.#connection.id))
     const transport = transportOf(this.#connection.socket)
     if (transport === undefined || !transport.writableNeedDrain) return RESOLVED
     let waiter = this.#drain
-    if (waiter === undefined) {
-      const created: DrainWaiter = new DrainWaiter(transport, this.#limits.drainTimeout, (drained) => {
-        // On the timeout the waiter stays: the close rejects it with FRWS_ERR_SLOW_CONSUMER.
+    if (waiter === undefined || waiter.transport !== transport) {
+      waiter?.fail(new FRWS_ERR_CONNECTION_CLOSED(this.#connection.id))
+      // On the timeout the congestion stays under way: the close rejects it with FRWS_ERR_SLOW_CONSUMER.
+      waiter = this.#drain = new DrainWaiter(transport, this.#limits.drainTimeout, (drained) => {
         if (!drained) this.#cutSlowConsumer('drain timeout', this.#connection.socket.bufferedAmount)
-        else if (this.#drain === created) this.#drain = undefined
       })
-      waiter = this.#drain = created
     }
-    return waiter.promise
+    return waiter.wait()
   }
 
   /**

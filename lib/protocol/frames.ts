@@ -183,6 +183,18 @@ function assertSeq (value: number, name: string): void {
 }
 
 /**
+ * The ASCII header of a sequenced frame, everything before the payload: `D<seq>:`, `Q<seq>:`,
+ * `R<seq>,<ref>:` or `E<seq>,<ref>:`. A text frame is this header followed by the payload text.
+ * @param ref - seq of the request answered by an `R` or `E` frame; ignored (pass 0) for `D` and `Q`
+ */
+export function dataFrameHeader (type: DataFrameType, seq: number, ref: number): string {
+  assertSeq(seq, 'seq')
+  if (type !== 'R' && type !== 'E') return type + seq + ':'
+  assertSeq(ref, 'ref')
+  return type + seq + ',' + ref + ':'
+}
+
+/**
  * Encode a sequenced frame. A string payload gives a text frame, bytes give a binary frame.
  * @param ref - seq of the request answered by an `R` or `E` frame; ignored (pass 0) for `D` and `Q`
  * @param allocate - where the bytes of a binary frame come from; the server passes `Buffer.allocUnsafe`
@@ -191,14 +203,7 @@ function assertSeq (value: number, name: string): void {
 export function encodeDataFrame (
   type: DataFrameType, seq: number, ref: number, payload: Payload, allocate: ByteAllocator = allocateFrameBytes
 ): Payload {
-  assertSeq(seq, 'seq')
-  let header: string
-  if (type === 'R' || type === 'E') {
-    assertSeq(ref, 'ref')
-    header = type + seq + ',' + ref + ':'
-  } else {
-    header = type + seq + ':'
-  }
+  const header = dataFrameHeader(type, seq, ref)
   if (typeof payload === 'string') return header + payload
   if (type === 'E') throw new TypeError('an error response carries a text reason')
   const headerLength = header.length

@@ -37,6 +37,8 @@ export interface OutboundLogOptions {
 }
 
 const INITIAL_CAPACITY = 16
+/** An empty ring at least this large is given back: a burst must not leave an idle session holding it. */
+const SHRINK_CAPACITY = 256
 
 /**
  * Assigns seq numbers to outgoing messages and keeps every message until the peer acknowledges it,
@@ -53,10 +55,10 @@ export class OutboundLog {
   readonly maxCount: number
   /** Most bytes of unacknowledged frames held. */
   readonly maxBytes: number
-  private frames: Array<Payload | undefined>
-  private sizes: number[]
-  private callbacks: Array<SendCallback | undefined>
-  private mask: number
+  private frames!: Array<Payload | undefined>
+  private sizes!: number[]
+  private callbacks!: Array<SendCallback | undefined>
+  private mask!: number
   private head = 0
   private length = 0
   private byteCount = 0
@@ -70,10 +72,8 @@ export class OutboundLog {
     this.maxCount = maxCount
     this.maxBytes = maxBytes
     this.ackedSeq = acked
-    this.frames = new Array(INITIAL_CAPACITY)
-    this.sizes = new Array(INITIAL_CAPACITY).fill(0)
-    this.callbacks = new Array(INITIAL_CAPACITY)
-    this.mask = INITIAL_CAPACITY - 1
+    // No slots until the first push: an idle session holds no ring (issue 12, idle session memory).
+    this.dropRing()
   }
 
   /** The highest seq the peer acknowledged (0 when none). */
@@ -145,6 +145,7 @@ export class OutboundLog {
       this.length--
       this.ackedSeq++
       released++
+      if (this.length === 0 && this.mask + 1 >= SHRINK_CAPACITY) this.dropRing()
       // State is consistent before the callback runs, so a callback may push or ack again.
       if (callback !== undefined) callback(null)
     }
@@ -199,8 +200,16 @@ export class OutboundLog {
     for (const callback of pending) callback(error)
   }
 
+  private dropRing (): void {
+    this.frames = []
+    this.sizes = []
+    this.callbacks = []
+    this.mask = -1
+    this.head = 0
+  }
+
   private grow (): void {
-    const capacity = (this.mask + 1) * 2
+    const capacity = this.mask < 0 ? INITIAL_CAPACITY : (this.mask + 1) * 2
     const frames = new Array<Payload | undefined>(capacity)
     const sizes = new Array<number>(capacity).fill(0)
     const callbacks = new Array<SendCallback | undefined>(capacity)

@@ -67,14 +67,16 @@ export function acceptReliable (
   let pipelined: PipelinedFrame[] | undefined
   const onMessage = (data: RawData, isBinary: boolean): void => {
     if (pipelined !== undefined) {
-      // Frames of the same TCP chunk still arrive after pause(): keep them, never drop them.
+      // Hold further reads until the session is bound; what was already read waits in `pipelined`
+      // (frames of the same TCP chunk still arrive after pause(): keep them, never drop them).
+      // Paused only once a frame follows the hello: most clients wait for the welcome, and a
+      // pause and resume cost two system calls per handshake (issue 12).
+      if (pipelined.length === 0) socket.pause()
       pipelined.push([isBinary ? data as Buffer : data.toString(), isBinary])
       return
     }
     pipelined = []
     clearTimeout(timer)
-    // Hold further reads until the session is bound; what was already read waits in `pipelined`.
-    socket.pause()
     completeHandshake(server, socket, request, settings, reliable, handler, data, isBinary, () => {
       socket.removeListener('message', onMessage)
       return pipelined ?? []

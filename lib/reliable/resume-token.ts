@@ -4,7 +4,8 @@
  * store does not hand out sessions. A resume must present the current token; the hash of what it
  * presents is compared with the stored one in constant time.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
+import { randomBase64url, sha256Base64url } from './secure-random.js'
 
 /** Random bytes in a token: 256 bits, well above the 128 an attacker could never guess. */
 const TOKEN_BYTES = 32
@@ -19,12 +20,12 @@ export interface IssuedResumeToken {
 
 /** SHA-256 of a token, in base64url (43 characters). */
 export function hashResumeToken (token: string): string {
-  return createHash('sha256').update(token).digest('base64url')
+  return sha256Base64url(token)
 }
 
 /** Draw a new token from the system's cryptographic random source. */
 export function issueResumeToken (): IssuedResumeToken {
-  const token = randomBytes(TOKEN_BYTES).toString('base64url')
+  const token = randomBase64url(TOKEN_BYTES)
   return { token, hash: hashResumeToken(token) }
 }
 

@@ -15,8 +15,9 @@ import type { ResolvedSessionBudget } from './session-budget-options.js'
  * slot in the in-memory store, and the string or Buffer object of the frame. Measured in a child
  * process (test/resources/session-budget-memory.test.ts prints the measure) with suspended
  * sessions of small messages on Node 20: about 780 B for a text frame and 940 B for a binary one
- * (a Buffer with its own ArrayBuffer). Set above both, so the charge never falls below what the
- * process really holds.
+ * (a Buffer with its own ArrayBuffer; text payloads of 1,024 UTF-16 units or more are held that
+ * way too, `server-frames.ts`). Re-measured 2026-11-29 (issue 12): 786 B and 954 B. Set above both,
+ * so the charge never falls below what the process really holds.
  */
 export const MESSAGE_OVERHEAD = 1024
 
@@ -25,7 +26,10 @@ export const MESSAGE_OVERHEAD = 1024
  * log, inbound tracker, ack scheduler, store writer), the closed `ws` socket a suspended session
  * still references, its entries in the session maps and the store's record. Measured like
  * {@link MESSAGE_OVERHEAD}: 9,200 to 10,500 B per suspended session without messages (it
- * varies with the growth of the maps and arrays sessions share).
+ * varies with the growth of the maps and arrays sessions share); 8,500 to 8,650 B since sockets let
+ * go of their HTTP request and response once upgraded and the outbound log makes its ring on the
+ * first message (issue 12, re-measured 2026-11-29). Kept at 12 KiB: lowering it changes the
+ * documented minimum of `maxSessionBytes`.
  */
 export const SESSION_OVERHEAD = 12 * 1024
 

@@ -2,11 +2,12 @@ import { FRWS_ERR_MESSAGE_TOO_BIG, FRWS_ERR_SESSION_ENDED } from '../errors.js'
 import type { ConnectionGuard } from '../limits/connection-guard.js'
 import { messageOut, publishLimitHit, publishMessageOut } from '../metrics/publish.js'
 import { CloseCode } from '../protocol/close-codes.js'
-import { encodeDataFrame } from '../protocol/frames.js'
+import { dataFrameHeader } from '../protocol/frames.js'
 import type { Payload } from '../protocol/frames.js'
 import type { OutboundLog } from '../protocol/outbound-log.js'
 import type { ReliableConnection, ReliableHost } from './reliable-connection.js'
 import { noop, rejected, withTimeout } from './send-promises.js'
+import { encodeServerFrame } from './server-frames.js'
 import { frameHeldBytes, sessionBytes, wireBytes } from './session-budget.js'
 import type { SessionShare } from './session-budget.js'
 import type { SessionLifetime } from './session-lifetime.js'
@@ -54,11 +55,9 @@ export class SessionSender {
     const { host, outbound, share } = this.#parts
     if (connection.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(connection.sessionTag, 'closed'))
     const seq = outbound.nextSeq
-    // Not Buffer.allocUnsafe: a small frame carved from its shared 8 KiB slab would keep the whole
-    // slab alive while it waits for its ack, so one session that never acks could pin 8 KiB per
-    // message under the cover of a few bytes charged to the session budget.
-    const frame = encodeDataFrame(type, seq, ref, payload, Buffer.allocUnsafeSlow)
-    const wireSize = wireBytes(frame)
+    const header = dataFrameHeader(type, seq, ref)
+    // Measured on the payload: measuring the string `header + payload` would flatten it into a copy.
+    const wireSize = header.length + wireBytes(payload)
     const maxPayload = host.maxPayload
     if (wireSize > maxPayload) {
       const error = new FRWS_ERR_MESSAGE_TOO_BIG(wireSize, maxPayload)
@@ -68,6 +67,7 @@ export class SessionSender {
       void this.sequenced('E', ref, `response of ${wireSize} bytes exceeds maxPayload ${maxPayload}`, undefined)
       return rejected(error)
     }
+    const frame = encodeServerFrame(header, payload, wireSize)
     const size = frameHeldBytes(frame, wireSize)
     const held = sessionBytes(outbound.count + 1, outbound.bytes + size)
     const fits = outbound.fits(size)

@@ -4,12 +4,12 @@
  * of SHA-256 over a fixed label and the id. The tag cannot be turned back into the id, and it is
  * the same in every process, so the lines of one session can be followed across nodes and restarts.
  */
-import { createHash } from 'node:crypto'
+import { sha256Base64url } from './secure-random.js'
 
 const TAG_LABEL = 'fastify-reliable-ws session tag\n'
 const TAG_LENGTH = 8
 
 /** The log tag of a session id, e.g. `k3Vq9_aZ`. */
 export function sessionTag (sessionId: string): string {
-  return createHash('sha256').update(TAG_LABEL).update(sessionId).digest('base64url').slice(0, TAG_LENGTH)
+  return sha256Base64url(TAG_LABEL + sessionId).slice(0, TAG_LENGTH)
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Payload } from '../protocol/frames.js'
 import type {
   ClaimResult,
@@ -9,6 +8,7 @@ import type {
   SessionStore
 } from './session-store.js'
 import { resumeTokenHashesMatch } from '../reliable/resume-token.js'
+import { randomBase64url } from '../reliable/secure-random.js'
 
 /** Options of {@link MemorySessionStore}. */
 export interface MemorySessionStoreOptions {
@@ -48,10 +48,6 @@ interface Entry {
 const COMPACT_THRESHOLD = 1024
 const RELEASED: Payload = ''
 
-function randomId (bytes: number): string {
-  return randomBytes(bytes).toString('base64url')
-}
-
 /**
  * The default session store: sessions live in this process's memory and die with it (a resume
  * after a restart gets `resumed: false`). Session ids are 128 random bits from `node:crypto`;
@@ -81,11 +77,11 @@ export class MemorySessionStore implements SessionStore {
 
   /** {@inheritDoc SessionStore.create} */
   async create (input: CreateSessionInput): Promise<SessionState> {
-    let sessionId = randomId(16)
-    while (this.sessions.has(sessionId)) sessionId = randomId(16)
+    let sessionId = randomBase64url(16)
+    while (this.sessions.has(sessionId)) sessionId = randomBase64url(16)
     const entry: Entry = {
       sessionId,
-      epoch: randomId(6),
+      epoch: randomBase64url(6),
       route: input.route,
       principal: input.principal,
       tokenHash: input.tokenHash,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { FRWS_ERR_STORE_UNAVAILABLE } from '../errors.js'
+import { isTextFrame } from '../protocol/text-frame-bytes.js'
 import type { Payload } from '../protocol/frames.js'
 import type {
   ClaimResult, ClaimSessionInput, CreateSessionInput, SessionPatch, SessionState, SessionStore, StoredMessage
@@ -53,10 +54,11 @@ const BINARY = 0x62
 
 // A text frame goes to ioredis as a string ('t' and the text: the same bytes once UTF-8 encoded),
 // which it writes without a Buffer per argument: the common case costs one string concatenation.
+// Long text frames reach the store as UTF-8 bytes (TextFrameBytes): still text.
 function encodeFrame (frame: Payload): string | Buffer {
   if (typeof frame === 'string') return TEXT_MARK + frame
   const stored = Buffer.allocUnsafe(frame.byteLength + 1)
-  stored[0] = BINARY
+  stored[0] = isTextFrame(frame) ? TEXT : BINARY
   stored.set(frame, 1)
   return stored
 }

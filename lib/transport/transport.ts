@@ -16,7 +16,8 @@ export interface Transport {
   /** True while reading is paused ({@link pause}). */
   readonly isPaused: boolean
   /**
-   * Write one frame (strings as text, bytes as binary); the writes of one event-loop turn leave in
+   * Write one frame (strings as text, bytes as binary, text held as bytes, `TextFrameBytes`, as
+   * text); the writes of one event-loop turn leave in
    * one batch. Returns {@link bufferedAmount} as it was before the write, for the backpressure
    * check, so the hot path makes one call per frame. Only while `readyState` is 1.
    */

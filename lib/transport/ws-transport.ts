@@ -2,6 +2,8 @@ import type { WebSocket } from 'ws'
 import type { WsOutgoing } from '../connection-events.js'
 import { closeWithinBound } from '../bounded-close.js'
 import { truncateCloseReason } from '../protocol/close-codes.js'
+import { isTextFrame } from '../protocol/text-frame-bytes.js'
+import type { Payload } from '../protocol/frames.js'
 import { batchWrites, transportOf } from '../write-batcher.js'
 import type { Transport, TransportOwner } from './transport.js'
 import { listenToSocket } from './ws-listeners.js'
@@ -12,6 +14,8 @@ import { listenToSocket } from './ws-listeners.js'
  * whole frames synchronously, so writing between its writes always lands on a frame boundary.
  */
 const PING_FRAME = Buffer.from([0x89, 0x00])
+
+const TEXT: { binary: false } = { binary: false }
 
 /** @internal The {@link Transport} over one upgraded `ws` socket: one small object per socket. */
 export class WsTransport implements Transport {
@@ -38,7 +42,9 @@ export class WsTransport implements Transport {
     const socket = this.socket
     batchWrites(socket)
     const before = socket.bufferedAmount
-    socket.send(data)
+    // Text a reliable session keeps as UTF-8 bytes (TextFrameBytes) still goes out as a text frame.
+    if (typeof data === 'string' || !isTextFrame(data as Payload)) socket.send(data)
+    else socket.send(data, TEXT)
     return before
   }
 

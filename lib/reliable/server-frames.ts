@@ -1,0 +1,33 @@
+import { markTextFrame } from '../protocol/text-frame-bytes.js'
+import type { Payload } from '../protocol/frames.js'
+
+/**
+ * Text payloads from this many UTF-16 units on are kept as UTF-8 bytes ({@link encodeServerFrame});
+ * shorter ones stay strings, which cost less than a buffer of their own.
+ */
+export const TEXT_AS_BYTES_MIN_LENGTH = 1024
+
+/**
+ * Encode a sequenced frame the server sends and keeps until its ack. A long text frame is encoded
+ * to UTF-8 once, here, into a buffer of its own, and kept as such (`TextFrameBytes`, which the
+ * transport sends as a text frame): as a string it lived on the JavaScript heap until the client
+ * acknowledged it, which at 4 KiB messages made the garbage collector copy and promote every
+ * message in flight (a quarter of the server's CPU, issue 12), and `ws` encoded it again for the
+ * write after measuring the string `header + payload` had flattened it into a copy. Binary frames
+ * get their own `ArrayBuffer` too: a frame carved from a shared slab would keep the whole slab
+ * alive while it waits for its ack, under the cover of a few bytes charged to the session budget.
+ * @param header - the frame's ASCII header (`dataFrameHeader()`)
+ * @param payload - a text or binary payload (an `E` frame's reason is text)
+ * @param wireSize - the frame's size in bytes, header included
+ */
+export function encodeServerFrame (header: string, payload: Payload, wireSize: number): Payload {
+  if (typeof payload === 'string' && payload.length < TEXT_AS_BYTES_MIN_LENGTH) return header + payload
+  const bytes = Buffer.allocUnsafeSlow(wireSize)
+  bytes.write(header, 0, 'latin1')
+  if (typeof payload !== 'string') {
+    bytes.set(payload, header.length)
+    return bytes
+  }
+  bytes.write(payload, header.length, 'utf8')
+  return markTextFrame(bytes)
+}
