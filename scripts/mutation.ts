@@ -1,0 +1,87 @@
+/**
+ * Mutation testing one source file at a time (docs/TESTING.md, "Mutation testing").
+ *
+ *   node --import tsx scripts/mutation.ts run <folder> [file ...]   # e.g. run client client.ts
+ *   node --import tsx scripts/mutation.ts summary                   # the table, from the reports
+ *
+ * `run` calls `stryker run stryker.<folder>.json --mutate <file>` for each source file of the
+ * folder's config (or only the files named), each with its own incremental report under
+ * reports/incremental/<folder>/. One file per run keeps the results of an interrupted session
+ * (Stryker writes its report only at the end of a run) and lets a re-run after a new test test
+ * only the mutants whose tests changed. `summary` counts the mutant statuses of those reports.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+
+const print = (line: string): void => { process.stdout.write(`${line}\n`) }
+
+const REPORTS = 'reports/incremental'
+
+/** The shape of a mutation-testing-report-schema file that this script reads. */
+interface Report {
+  files: Record<string, { mutants: Array<{ status: string }> }>
+}
+
+function sourceFiles (folder: string): string[] {
+  const config = JSON.parse(readFileSync(`stryker.${folder}.json`, 'utf8')) as { mutate: string[] }
+  const excluded = new Set(config.mutate.filter((p) => p.startsWith('!')).map((p) => p.slice(1)))
+  const files: string[] = []
+  for (const pattern of config.mutate.filter((p) => !p.startsWith('!'))) {
+    if (!pattern.includes('*')) { files.push(pattern); continue }
+    const dir = pattern.slice(0, pattern.indexOf('/*'))
+    for (const name of readdirSync(dir).sort()) {
+      const file = join(dir, name)
+      if (name.endsWith('.ts') && !excluded.has(file)) files.push(file)
+    }
+  }
+  return files
+}
+
+function run (folder: string, only: string[]): void {
+  const all = sourceFiles(folder)
+  const files = only.length === 0 ? all : only.map((name) => all.find((f) => basename(f) === name) ?? name)
+  for (const file of files) {
+    const started = Date.now()
+    const result = spawnSync('npx', [
+      'stryker', 'run', `stryker.${folder}.json`, '--mutate', file,
+      '--incremental', '--incrementalFile', `${REPORTS}/${folder}/${basename(file, '.ts')}.json`
+    ], { stdio: 'inherit' })
+    print(`# ${file}: exit ${result.status}, ${Math.round((Date.now() - started) / 1000)} s`)
+  }
+}
+
+const DETECTED = new Set(['Killed', 'Timeout'])
+
+function summary (): void {
+  if (!existsSync(REPORTS)) throw new Error(`no reports under ${REPORTS}: run first`)
+  print('| File | Mutants | Killed | Timed out | Survived | No coverage | Score |')
+  print('|---|---|---|---|---|---|---|')
+  for (const folder of readdirSync(REPORTS).sort()) {
+    const total: Record<string, number> = {}
+    for (const name of readdirSync(join(REPORTS, folder)).sort()) {
+      const report = JSON.parse(readFileSync(join(REPORTS, folder, name), 'utf8')) as Report
+      for (const [file, { mutants }] of Object.entries(report.files)) {
+        const counts: Record<string, number> = {}
+        for (const { status } of mutants) counts[status] = (counts[status] ?? 0) + 1
+        for (const [status, n] of Object.entries(counts)) total[status] = (total[status] ?? 0) + n
+        print(row(file, counts))
+      }
+    }
+    print(row(`**${folder}**`, total))
+  }
+}
+
+/** A table row; the score is Stryker's: detected over valid mutants (compile errors excluded). */
+function row (name: string, counts: Record<string, number>): string {
+  const n = (s: string): number => counts[s] ?? 0
+  const valid = n('Killed') + n('Timeout') + n('Survived') + n('NoCoverage')
+  const detected = [...DETECTED].reduce((sum, s) => sum + n(s), 0)
+  const score = valid === 0 ? '–' : `${(100 * detected / valid).toFixed(1)} %`
+  return `| ${name} | ${valid} | ${n('Killed')} | ${n('Timeout')} | ${n('Survived')} | ${n('NoCoverage')} | ${score} |`
+}
+
+const [command, folder, ...only] = process.argv.slice(2)
+if (command === 'run' && folder !== undefined) run(folder, only)
+else if (command === 'summary') summary()
+else throw new Error('usage: scripts/mutation.ts run <folder> [file ...] | summary')
