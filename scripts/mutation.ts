@@ -3,6 +3,7 @@
  *
  *   node --import tsx scripts/mutation.ts run <folder> [file ...]   # e.g. run client client.ts
  *   node --import tsx scripts/mutation.ts summary                   # the table, from the reports
+ *   node --import tsx scripts/mutation.ts survivors [folder]         # each survivor: line, mutator, code
  *
  * `run` calls `stryker run stryker.<folder>.json --mutate <file>` for each source file of the
  * folder's config (or only the files named), each with its own incremental report under
@@ -20,7 +21,14 @@ const REPORTS = 'reports/incremental'
 
 /** The shape of a mutation-testing-report-schema file that this script reads. */
 interface Report {
-  files: Record<string, { mutants: Array<{ status: string }> }>
+  files: Record<string, { source: string, mutants: Mutant[] }>
+}
+
+interface Mutant {
+  status: string
+  mutatorName: string
+  replacement?: string
+  location: { start: { line: number, column: number }, end: { line: number, column: number } }
 }
 
 function sourceFiles (folder: string): string[] {
@@ -81,7 +89,29 @@ function row (name: string, counts: Record<string, number>): string {
   return `| ${name} | ${valid} | ${n('Killed')} | ${n('Timeout')} | ${n('Survived')} | ${n('NoCoverage')} | ${score} |`
 }
 
+function reports (folder: string | undefined): Report[] {
+  const folders = folder === undefined ? readdirSync(REPORTS).sort() : [folder]
+  return folders.flatMap((f) => readdirSync(join(REPORTS, f)).sort()
+    .map((name) => JSON.parse(readFileSync(join(REPORTS, f, name), 'utf8')) as Report))
+}
+
+function survivors (folder: string | undefined): void {
+  for (const report of reports(folder)) {
+    for (const [file, { source, mutants }] of Object.entries(report.files)) {
+      const lines = source.split('\n')
+      for (const m of mutants.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')) {
+        const { start, end } = m.location
+        const original = start.line === end.line
+          ? (lines[start.line - 1] ?? '').slice(start.column - 1, end.column - 1)
+          : `${(lines[start.line - 1] ?? '').slice(start.column - 1)}…`
+        print(`${file}:${start.line}:${start.column} ${m.status} ${m.mutatorName}: ${original.trim().slice(0, 80)} → ${(m.replacement ?? '').slice(0, 80)}`)
+      }
+    }
+  }
+}
+
 const [command, folder, ...only] = process.argv.slice(2)
 if (command === 'run' && folder !== undefined) run(folder, only)
 else if (command === 'summary') summary()
-else throw new Error('usage: scripts/mutation.ts run <folder> [file ...] | summary')
+else if (command === 'survivors') survivors(folder)
+else throw new Error('usage: scripts/mutation.ts run <folder> [file ...] | summary | survivors [folder]')
