@@ -49,7 +49,7 @@ describe('client session: frame sizes against maxPayload', () => {
     const { session, wire } = openSession()
     // 'D1:' is 3 bytes: a payload of 7 makes a frame of 10.
     assert.equal(session.submit(data('x'.repeat(7)), 10, (f) => wire.push(f)), undefined)
-    assert.deepEqual(wire, ['D1:xxxxxxx'])
+    assert.deepEqual([...wire], ['D1:xxxxxxx'])
     const refused = session.submit(data('x'.repeat(8)), 10, (f) => wire.push(f))
     assert.equal(errorCode(refused), ClientErrorCode.MESSAGE_TOO_BIG)
     // The next seq is 2, so 'D2:' + 8 bytes = 11.
@@ -61,7 +61,7 @@ describe('client session: frame sizes against maxPayload', () => {
     // 'R1,123:' is 7 bytes.
     const answer: OutgoingMessage = { type: 'R', ref: 123, payload: 'abc' }
     assert.equal(session.submit(answer, 10, (f) => wire.push(f)), undefined)
-    assert.deepEqual(wire, ['R1,123:abc'])
+    assert.deepEqual([...wire], ['R1,123:abc'])
     const tooLong: OutgoingMessage = { type: 'R', ref: 123, payload: 'abcd' }
     assert.equal(session.submit(tooLong, 10, (f) => wire.push(f))?.message, "The frame of 11 bytes exceeds the server's maxPayload of 10 bytes")
   })
