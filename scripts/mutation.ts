@@ -4,6 +4,10 @@
  *   node --import tsx scripts/mutation.ts run <folder> [file ...]   # e.g. run client client.ts
  *   node --import tsx scripts/mutation.ts summary                   # the table, from the reports
  *   node --import tsx scripts/mutation.ts survivors [folder]         # each survivor: line, mutator, code
+ *   node --import tsx scripts/mutation.ts check <file:lines> <test file ...>
+ *
+ * `check` runs only the mutants of the lines given (e.g. lib/protocol/frames.ts:141-141) against
+ * only the test files given: a quick proof that a new test kills the survivors it was written for.
  *
  * `run` calls `stryker run stryker.<folder>.json --mutate <file>` for each source file of the
  * folder's config (or only the files named), each with its own incremental report under
@@ -12,7 +16,7 @@
  * only the mutants whose tests changed. `summary` counts the mutant statuses of those reports.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 
 const print = (line: string): void => { process.stdout.write(`${line}\n`) }
@@ -89,6 +93,23 @@ function row (name: string, counts: Record<string, number>): string {
   return `| ${name} | ${valid} | ${n('Killed')} | ${n('Timeout')} | ${n('Survived')} | ${n('NoCoverage')} | ${score} |`
 }
 
+function check (mutate: string, testFiles: string[]): void {
+  const config = JSON.parse(readFileSync('stryker.protocol.json', 'utf8')) as Record<string, unknown>
+  const tap = config.tap as Record<string, unknown>
+  mkdirSync('reports/check', { recursive: true })
+  const checkConfig = {
+    ...config,
+    mutate: mutate.split(','),
+    tap: { ...tap, testFiles },
+    incremental: false,
+    jsonReporter: { fileName: 'reports/check/check.json' },
+    tempDirName: '.stryker-tmp-check'
+  }
+  delete (checkConfig as Record<string, unknown>).incrementalFile
+  writeFileSync('reports/check/stryker.check.json', JSON.stringify(checkConfig, null, 2))
+  spawnSync('npx', ['stryker', 'run', 'reports/check/stryker.check.json'], { stdio: 'inherit' })
+}
+
 function reports (folder: string | undefined): Report[] {
   const folders = folder === undefined ? readdirSync(REPORTS).sort() : [folder]
   return folders.flatMap((f) => readdirSync(join(REPORTS, f)).sort()
@@ -114,4 +135,5 @@ const [command, folder, ...only] = process.argv.slice(2)
 if (command === 'run' && folder !== undefined) run(folder, only)
 else if (command === 'summary') summary()
 else if (command === 'survivors') survivors(folder)
-else throw new Error('usage: scripts/mutation.ts run <folder> [file ...] | summary | survivors [folder]')
+else if (command === 'check' && folder !== undefined) check(folder, only)
+else throw new Error('usage: scripts/mutation.ts run <folder> [file ...] | summary | survivors [folder] | check <file:lines> <test file ...>')
