@@ -95,6 +95,25 @@ describe('client session: frame sizes against maxPayload', () => {
     assert.equal(session.bufferedCount, 2)
   })
 
+  it('sends a queued message of exactly the maxPayload learnt at the welcome', () => {
+    const session = new ClientSession(100, 1_000_000)
+    session.submit(data('x'.repeat(7)), NO_LIMIT, undefined)
+    session.applyWelcome(welcome(), undefined)
+    const wire: Payload[] = []
+    session.flush(10, (f) => wire.push(f))
+    assert.deepEqual(wire, ['D1:xxxxxxx'])
+  })
+
+  it('refuses a queued request over maxPayload through its own settle, as it has no send callback', () => {
+    const session = new ClientSession(100, 1_000_000)
+    const request = pendingRequest()
+    session.submit({ type: 'Q', ref: 0, payload: 'q'.repeat(20), request }, NO_LIMIT, undefined)
+    session.applyWelcome(welcome(), undefined)
+    session.flush(10, () => assert.fail('nothing fits'))
+    assert.equal(request.outcome.length, 1)
+    assert.equal(errorCode(request.outcome[0]?.error), ClientErrorCode.MESSAGE_TOO_BIG)
+  })
+
   it('copies a queued binary payload: the caller may reuse its buffer before the flush', () => {
     const session = new ClientSession(100, 1_000_000)
     const bytes = new Uint8Array([1, 2, 3])
@@ -130,6 +149,22 @@ describe('client session: buffer bounds', () => {
     assert.equal(session.submit(data('c'.repeat(7)), NO_LIMIT, undefined), undefined)
     const full = session.submit(data('d'), NO_LIMIT, undefined)
     assert.equal(full?.message, 'The client buffer is full (3 messages, 30 bytes unacknowledged; maxUnacked 100, maxUnackedBytes 30)')
+  })
+
+  it('holds more than the protocol default of 1 MiB in its log when maxBytes allows, also after continuity is lost', () => {
+    const { session, wire } = openSession(100, 4 * 1024 * 1024)
+    const big = 'x'.repeat(700 * 1024)
+    const settled: Array<Error | null> = []
+    assert.equal(session.submit(data(big, settled), NO_LIMIT, (f) => wire.push(f)), undefined)
+    assert.equal(session.submit(data(big, settled), NO_LIMIT, (f) => wire.push(f)), undefined)
+    assert.equal(wire.length, 2)
+    assert.equal(session.bufferedCount, 2)
+    session.applyWelcome(welcome({ sessionId: 'session-2' }), undefined)
+    assert.equal(settled.length, 2, 'both lost with the old session')
+    assert.equal(session.submit(data(big), NO_LIMIT, (f) => wire.push(f)), undefined)
+    assert.equal(session.submit(data(big), NO_LIMIT, (f) => wire.push(f)), undefined)
+    assert.equal(wire.length, 4)
+    assert.equal(session.bufferedCount, 2)
   })
 
   it('always takes a first message, even one larger than maxBytes', () => {
@@ -251,6 +286,19 @@ describe('client session: welcomes', () => {
     const wire: Payload[] = []
     session.flush(NO_LIMIT, (f) => wire.push(f))
     assert.deepEqual(wire, ['D1:a', 'D2:b', `D3:${'x'.repeat(15)}`])
+  })
+
+  it('empties the offline queue when it fails everything', () => {
+    const session = new ClientSession(100, 1_000_000)
+    const settled: Array<Error | null> = []
+    session.submit(data('a', settled), NO_LIMIT, undefined)
+    session.submit(data('b', settled), NO_LIMIT, undefined)
+    const error = new Error('closed')
+    session.failAll(error)
+    assert.deepEqual(settled, [error, error])
+    assert.equal(session.bufferedCount, 0)
+    session.applyWelcome(welcome(), undefined)
+    session.flush(NO_LIMIT, () => assert.fail('the failed queue sends nothing'))
   })
 
   it('fails every pending send and request, logged or queued, with the error given', () => {
