@@ -57,7 +57,9 @@ function run (folder: string, only: string[]): void {
     const started = Date.now()
     const result = spawnSync('npx', [
       'stryker', 'run', `stryker.${folder}.json`, '--mutate', file,
-      '--incremental', '--incrementalFile', `${REPORTS}/${folder}/${basename(file, '.ts')}.json`
+      '--incremental', '--incrementalFile', `${REPORTS}/${folder}/${basename(file, '.ts')}.json`,
+      // Two runs of one folder at once need separate sandboxes.
+      '--tempDirName', `.stryker-tmp-${folder}-${basename(file, '.ts')}`
     ], { stdio: 'inherit' })
     print(`# ${file}: exit ${result.status}, ${Math.round((Date.now() - started) / 1000)} s`)
   }
