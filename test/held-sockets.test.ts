@@ -7,6 +7,7 @@ import { once } from 'node:events'
 import { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
+import { WebSocket } from 'ws'
 import { HeldSockets } from '../lib/held-sockets.js'
 
 function upgrade (): { request: IncomingMessage, socket: PassThrough } {
@@ -103,5 +104,21 @@ describe('held sockets', () => {
     assert.equal(b.socket.destroyed, true)
     assert.equal(c.socket.destroyed, true)
     await held.whenEmpty()
+  })
+
+  it('ignores requests it does not hold, and closes only WebSockets that are open', () => {
+    const held = new HeldSockets(() => {})
+    const a = upgrade()
+    held.add(a.request, a.socket)
+    // A ws WebSocket without a connection (ws takes a null address; @types/ws does not say so): readyState CONNECTING.
+    const connecting = new WebSocket(null as unknown as string, undefined, {})
+    held.upgraded(upgrade().request, connecting)
+    held.destroy(upgrade().request)
+    held.upgraded(a.request, connecting)
+    assert.equal(held.closeOpen(1001, 'server shutting down'), 0)
+    assert.equal(connecting.readyState, WebSocket.CONNECTING)
+    assert.equal(a.socket.destroyed, false)
+    assert.equal(held.size, 1)
+    held.destroyAll()
   })
 })
