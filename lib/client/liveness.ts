@@ -44,16 +44,12 @@ export class LivenessMonitor {
   private pongDeadline = 0
   private graceUsed = false
   private timer: unknown = undefined
+  // Numbers the pings: each one's token.
   private pings = 0
   private stopped = true
 
   constructor (options: LivenessOptions) {
     this.options = options
-  }
-
-  /** Number of pings sent. */
-  get pingCount (): number {
-    return this.pings
   }
 
   /** Start watching; counts as having just heard from the server. */
