@@ -39,11 +39,12 @@ const OPTION_KEYS = ['registry', 'prefix', 'rttBuckets'] as const
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 
 /** The four traffic series of one route, looked up once per route instead of hashing labels per message. */
+/** Messages and bytes of one route not yet added to the counters (they are added at scrape time). */
 interface RouteTraffic {
-  messagesIn: Counter.Internal
-  bytesIn: Counter.Internal
-  messagesOut: Counter.Internal
-  bytesOut: Counter.Internal
+  messagesIn: number
+  bytesIn: number
+  messagesOut: number
+  bytesOut: number
 }
 
 function checkOptions (options: unknown): Required<PrometheusMetricsOptions> {
@@ -111,17 +112,44 @@ export function registerMetrics (app: FastifyInstance, options: PrometheusMetric
       this.set(count)
     }
   })
-  const messages = new Counter({
+  // Per-message traffic is summed in plain numbers and added to the two counters when they are
+  // read: a prom-client inc() hashes and checks its labels, which cost more than a message's own
+  // bookkeeping (issue 11, the cost of metrics on the hot path).
+  const traffic = new Map<string, RouteTraffic>()
+  const trafficOf = (route: string): RouteTraffic => {
+    let series = traffic.get(route)
+    if (series === undefined) {
+      series = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 }
+      traffic.set(route, series)
+    }
+    return series
+  }
+  const flushTraffic = (): void => {
+    for (const [route, series] of traffic) {
+      if (series.messagesIn > 0) {
+        messages.inc({ direction: 'in', route }, series.messagesIn)
+        bytes.inc({ direction: 'in', route }, series.bytesIn)
+      }
+      if (series.messagesOut > 0) {
+        messages.inc({ direction: 'out', route }, series.messagesOut)
+        bytes.inc({ direction: 'out', route }, series.bytesOut)
+      }
+      series.messagesIn = series.bytesIn = series.messagesOut = series.bytesOut = 0
+    }
+  }
+  const messages: Counter<'direction' | 'route'> = new Counter({
     name: `${prefix}messages_total`,
     help: 'WebSocket messages read (in) and written (out), reliable-mode control frames included',
     labelNames: ['direction', 'route'] as const,
-    registers
+    registers,
+    collect: flushTraffic
   })
-  const bytes = new Counter({
+  const bytes: Counter<'direction' | 'route'> = new Counter({
     name: `${prefix}bytes_total`,
     help: 'Payload bytes of the WebSocket messages read (in) and written (out)',
     labelNames: ['direction', 'route'] as const,
-    registers
+    registers,
+    collect: flushTraffic
   })
   const closes = new Counter({
     name: `${prefix}closes_total`,
@@ -162,21 +190,6 @@ export function registerMetrics (app: FastifyInstance, options: PrometheusMetric
   const names = ['connections', 'sessions_suspended', 'unacked_messages', 'messages_total', 'bytes_total', 'closes_total',
     'resumes_total', 'limit_hits_total', 'admission_refusals_total', 'heartbeat_timeouts_total', 'heartbeat_rtt_seconds']
 
-  const traffic = new Map<string, RouteTraffic>()
-  const trafficOf = (route: string): RouteTraffic => {
-    let series = traffic.get(route)
-    if (series === undefined) {
-      series = {
-        messagesIn: messages.labels('in', route),
-        bytesIn: bytes.labels('in', route),
-        messagesOut: messages.labels('out', route),
-        bytesOut: bytes.labels('out', route)
-      }
-      traffic.set(route, series)
-    }
-    return series
-  }
-
   const listeners: Array<[string, (message: unknown) => void]> = []
   function on<Message extends { serverId: string }> (name: string, listener: (message: Message) => void): void {
     const filtered = (message: unknown): void => {
@@ -187,13 +200,13 @@ export function registerMetrics (app: FastifyInstance, options: PrometheusMetric
   }
   on<MessageTrafficMessage>(CHANNEL_NAMES.messageIn, ({ route, bytes }) => {
     const series = trafficOf(route)
-    series.messagesIn.inc()
-    series.bytesIn.inc(bytes)
+    series.messagesIn++
+    series.bytesIn += bytes
   })
   on<MessageTrafficMessage>(CHANNEL_NAMES.messageOut, ({ route, bytes }) => {
     const series = trafficOf(route)
-    series.messagesOut.inc()
-    series.bytesOut.inc(bytes)
+    series.messagesOut++
+    series.bytesOut += bytes
   })
   on<ConnectionCloseMessage>(CHANNEL_NAMES.connectionClose, ({ code }) => closes.inc({ code: String(code) }))
   on<ResumeOutcomeMessage>(CHANNEL_NAMES.resumeOutcome, ({ outcome }) => resumes.inc({ outcome }))
