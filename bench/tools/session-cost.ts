@@ -79,7 +79,8 @@ async function measure (name: string, connections: number, cpuProf: boolean, out
   const config = { heartbeat: 'default' as const, pingInterval: 25_000, pongTimeout: 10_000, maxConnections: connections + WARMUP + 10 }
   const started = await startTarget(target.script, config, options, `session-cost-${name}`)
   try {
-    const reliable = target.driver === 'reliable'
+    // The reliable route, whichever driver the echo bench uses for it (frames or ReliableClient).
+    const reliable = target.driver === 'reliable' || target.driver === 'reliable-client'
     closeAll(await openMany(started.port, reliable, WARMUP))
     await new Promise((resolve) => setTimeout(resolve, 500))
     const before: TargetStats = await started.stats(true)
