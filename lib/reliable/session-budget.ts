@@ -28,8 +28,10 @@ export const MESSAGE_OVERHEAD = 1024
  * {@link MESSAGE_OVERHEAD}: 9,200 to 10,500 B per suspended session without messages (it
  * varies with the growth of the maps and arrays sessions share); 8,500 to 8,650 B since sockets let
  * go of their HTTP request and response once upgraded and the outbound log makes its ring on the
- * first message (issue 12, re-measured 2026-11-29). Kept at 12 KiB: lowering it changes the
- * documented minimum of `maxSessionBytes`.
+ * first message (issue 12, re-measured 2026-11-29). Measured since as the slope between 140 and
+ * 340 suspended sessions, without compiled code (which comes and goes with JIT timing): 5,000 to
+ * 6,900 B. Kept at 12 KiB, with headroom for one-off growth of shared maps (a single measurement
+ * once saw 12,600 B): lowering it changes the documented minimum of `maxSessionBytes`.
  */
 export const SESSION_OVERHEAD = 12 * 1024
 

@@ -1,4 +1,5 @@
 // The child side of child-server.ts: builds the fixture app, listens, answers the parent's commands.
+import { getHeapSpaceStatistics } from 'node:v8'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 
@@ -26,7 +27,11 @@ async function run (command: string, args: { fixture: string, options: Record<st
       gc?.()
       gc?.()
       const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
-      return { rss, heapUsed, external, arrayBuffers }
+      // Compiled code comes and goes with the JIT's timing, not with what the app holds.
+      const code = getHeapSpaceStatistics()
+        .filter((space) => space.space_name.startsWith('code_'))
+        .reduce((sum, space) => sum + space.space_used_size, 0)
+      return { rss, heapUsed, dataHeapUsed: heapUsed - code, external, arrayBuffers }
     }
     case 'stats':
       return (await fixture?.stats?.(app!)) ?? {}

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 export interface ChildMemory {
   rss: number
   heapUsed: number
+  /** `heapUsed` without the code spaces (compiled code varies with JIT timing, not with data held). */
+  dataHeapUsed: number
   external: number
   arrayBuffers: number
 }

