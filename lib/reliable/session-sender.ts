@@ -84,9 +84,14 @@ export class SessionSender {
     if (connection.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(connection.sessionTag, 'shed'))
     let settle!: (error: Error | null) => void
     const promise = new Promise<void>((resolve, reject) => {
-      settle = (error) => { if (error === null) resolve(); else reject(error) }
+      settle = (error) => {
+        if (error === null) return resolve()
+        // Marked handled only when it rejects: a handler on every send would cost a promise and a
+        // reaction job per acknowledged message.
+        promise.catch(noop)
+        reject(error)
+      }
     })
-    promise.catch(noop)
     outbound.push(frame, size, settle)
     share.sync(outbound)
     this.#parts.writer.appended(seq, frame)
