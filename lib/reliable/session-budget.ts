@@ -16,7 +16,8 @@ import type { ResolvedSessionBudget } from './session-budget-options.js'
  * process (test/resources/session-budget-memory.test.ts prints the measure) with suspended
  * sessions of small messages on Node 20: about 780 B for a text frame and 940 B for a binary one
  * (a Buffer with its own ArrayBuffer; text payloads of 1,024 UTF-16 units or more are held that
- * way too, `server-frames.ts`). Re-measured 2026-11-29 (issue 12): 786 B and 954 B. Set above both,
+ * way too, `server-frames.ts`). Re-measured 2026-11-29 (issue 12): 786 B and 954 B; 706 B and
+ * 863 B once a send's `catch` was attached only when it rejects. Set above both,
  * so the charge never falls below what the process really holds.
  */
 export const MESSAGE_OVERHEAD = 1024
