@@ -5,6 +5,8 @@ import type { Duplex } from 'node:stream'
 import WebSocket, { WebSocketServer } from 'ws'
 import { ReliableClient } from '../lib/client/index.js'
 import { BatchingWebSocket } from '../lib/node-client/index.js'
+import * as nodeClient from '../lib/node-client/index.js'
+import { importsOf } from './helpers/import-graph.js'
 import { buildApp, listen, SINGLE_ADDRESS_LOAD } from './helpers/server.js'
 
 /** A `ws` server on 127.0.0.1 that records what it receives, in order, with whether it was binary. */
@@ -117,3 +119,19 @@ describe('BatchingWebSocket', () => {
     assert.deepEqual(echoes, sent)
   })
 })
+
+describe('fastify-reliable-ws/client/node', () => {
+  test('exports BatchingWebSocket only, and pulls in ws and the write batcher, not the plugin', async () => {
+    assert.deepEqual(Object.keys(nodeClient), ['BatchingWebSocket'])
+    const { files, packages } = await importsOf('lib/node-client/index.ts')
+    assert.deepEqual(files.sort(), ['lib/node-client/batching-websocket.ts', 'lib/node-client/index.ts', 'lib/write-batcher.ts'])
+    assert.deepEqual([...new Set(packages)], ['ws'])
+  })
+
+  test('the client entry (the browser bundle) does not pull it in', async () => {
+    const { files } = await importsOf('lib/client/index.ts')
+    assert.ok(files.includes('lib/client/client.ts'))
+    assert.deepEqual(files.filter((file) => file.startsWith('lib/node-client/') || file === 'lib/write-batcher.ts'), [])
+  })
+})
+
