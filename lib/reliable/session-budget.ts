@@ -117,11 +117,14 @@ export class SessionShare {
     return this.#charged
   }
 
-  /** Charge or give back the difference between what `log` makes the session hold now and what it charged. */
-  sync (log: { readonly count: number, readonly bytes: number }): void {
+  /**
+   * Charge or give back the difference between what `log` makes the session hold now and what it charged.
+   * @param slack - bytes held beyond the log's frames (the frame arena's, `frame-arena.ts`)
+   */
+  sync (log: { readonly count: number, readonly bytes: number }, slack = 0): void {
     // A closed share gave its bytes back for good, whatever the log still holds.
     if (this.#closed) return
-    const held = sessionBytes(log.count, log.bytes)
+    const held = sessionBytes(log.count, log.bytes + slack)
     this.#budget.charge(held - this.#charged)
     this.#charged = held
   }
