@@ -11,8 +11,8 @@ import type { ResolvedSessionBudget } from './session-budget-options.js'
 
 /**
  * Real bytes one buffered server-to-client message costs beyond its encoded frame: the `send()`
- * promise with its settle callback (its `catch` only once it rejects), the ring-buffer slots of the outbound log, the
- * slot in the in-memory store, and the string or Buffer object of the frame. Measured in a child
+ * promise with its settle callback (and its `catch` once it rejects), the ring-buffer slots of the
+ * outbound log, the slot in the in-memory store, and the string or Buffer object of the frame. Measured in a child
  * process (test/resources/session-budget-memory.test.ts prints the measure) with suspended
  * sessions of small messages on Node 20: about 780 B for a text frame and 940 B for a binary one
  * (a Buffer with its own ArrayBuffer; text payloads of 1,024 UTF-16 units or more are held that
