@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 type PluginModule = typeof import('../../lib/index.js')
 
-const DIST_ENTRY = new URL('../../dist/index.js', import.meta.url)
+// FRWS_BENCH_DIST names another build to run instead (bench/tools/client-ab.ts compares two).
+const DIST_ENTRY = process.env.FRWS_BENCH_DIST === undefined
+  ? new URL('../../dist/index.js', import.meta.url)
+  : pathToFileURL(join(process.env.FRWS_BENCH_DIST, 'index.js'))
 
 /**
  * The plugin as users run it: the compiled JavaScript in dist/ (`npm run bench` builds it first).

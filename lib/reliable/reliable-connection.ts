@@ -313,7 +313,7 @@ export class ReliableConnection<Data extends object = Record<string, unknown>, T
           this.touch()
           if (this.#outbound.ack(frame.seq) > 0) {
             this.#writer.acked(frame.seq)
-            this.#share.sync(this.#outbound)
+            this.#sender.syncShare()
           }
           return
         case 'ping':

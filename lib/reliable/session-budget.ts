@@ -11,12 +11,13 @@ import type { ResolvedSessionBudget } from './session-budget-options.js'
 
 /**
  * Real bytes one buffered server-to-client message costs beyond its encoded frame: the `send()`
- * promise with its settle callback and its `catch`, the ring-buffer slots of the outbound log, the
- * slot in the in-memory store, and the string or Buffer object of the frame. Measured in a child
+ * promise with its settle callback (and its `catch` once it rejects), the ring-buffer slots of the
+ * outbound log, the slot in the in-memory store, and the string or Buffer object of the frame. Measured in a child
  * process (test/resources/session-budget-memory.test.ts prints the measure) with suspended
  * sessions of small messages on Node 20: about 780 B for a text frame and 940 B for a binary one
  * (a Buffer with its own ArrayBuffer; text payloads of 1,024 UTF-16 units or more are held that
- * way too, `server-frames.ts`). Re-measured 2026-11-29 (issue 12): 786 B and 954 B. Set above both,
+ * way too, `server-frames.ts`). Re-measured 2026-11-29 (issue 12): 786 B and 954 B; 706 B and
+ * 863 B once a send's `catch` was attached only when it rejects. Set above both,
  * so the charge never falls below what the process really holds.
  */
 export const MESSAGE_OVERHEAD = 1024
@@ -116,11 +117,14 @@ export class SessionShare {
     return this.#charged
   }
 
-  /** Charge or give back the difference between what `log` makes the session hold now and what it charged. */
-  sync (log: { readonly count: number, readonly bytes: number }): void {
+  /**
+   * Charge or give back the difference between what `log` makes the session hold now and what it charged.
+   * @param slack - bytes held beyond the log's frames (the frame arena's, `frame-arena.ts`)
+   */
+  sync (log: { readonly count: number, readonly bytes: number }, slack = 0): void {
     // A closed share gave its bytes back for good, whatever the log still holds.
     if (this.#closed) return
-    const held = sessionBytes(log.count, log.bytes)
+    const held = sessionBytes(log.count, log.bytes + slack)
     this.#budget.charge(held - this.#charged)
     this.#charged = held
   }

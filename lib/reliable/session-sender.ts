@@ -7,7 +7,8 @@ import type { Payload } from '../protocol/frames.js'
 import type { OutboundLog } from '../protocol/outbound-log.js'
 import type { ReliableConnection, ReliableHost } from './reliable-connection.js'
 import { noop, rejected, withTimeout } from './send-promises.js'
-import { encodeServerFrame } from './server-frames.js'
+import { ARENA_MAX_FRAME_BYTES, ARENA_MIN_FRAME_BYTES, FrameArena } from './frame-arena.js'
+import { encodeServerFrame, keptAsBytes } from './server-frames.js'
 import { frameHeldBytes, sessionBytes, wireBytes } from './session-budget.js'
 import type { SessionShare } from './session-budget.js'
 import type { SessionLifetime } from './session-lifetime.js'
@@ -37,6 +38,8 @@ export class SessionSender {
   readonly #holdUntilCommitted: boolean
   /** Highest seq written to the current transport (used while {@link #holdUntilCommitted}). */
   #writtenSeq: number
+  /** Where long frames get their bytes. */
+  readonly #arena = new FrameArena()
 
   constructor (connection: ReliableConnection<object>, parts: SenderParts, serverSeq: number) {
     this.#connection = connection
@@ -67,9 +70,21 @@ export class SessionSender {
       void this.sequenced('E', ref, `response of ${wireSize} bytes exceeds maxPayload ${maxPayload}`, undefined)
       return rejected(error)
     }
-    const frame = encodeServerFrame(header, payload, wireSize)
+    const arena = this.#arena
+    arena.release(outbound.acked)
+    let slack = arena.slack
+    let fromArena = false
+    if (wireSize >= ARENA_MIN_FRAME_BYTES && wireSize <= ARENA_MAX_FRAME_BYTES && keptAsBytes(payload)) {
+      // From the arena only while its slack keeps the session within its budget.
+      const slackWith = arena.slackWith(wireSize)
+      if (sessionBytes(outbound.count + 1, outbound.bytes + wireSize + slackWith) <= host.budget.maxSessionBytes) {
+        fromArena = true
+        slack = slackWith
+      }
+    }
+    const frame = encodeServerFrame(header, payload, wireSize, fromArena ? arena : undefined, seq)
     const size = frameHeldBytes(frame, wireSize)
-    const held = sessionBytes(outbound.count + 1, outbound.bytes + size)
+    const held = sessionBytes(outbound.count + 1, outbound.bytes + size + slack)
     const fits = outbound.fits(size)
     if (!fits || held > host.budget.maxSessionBytes) {
       const error = new FRWS_ERR_SESSION_ENDED(connection.sessionTag, 'overflow')
@@ -84,11 +99,16 @@ export class SessionSender {
     if (connection.isEnded) return rejected(new FRWS_ERR_SESSION_ENDED(connection.sessionTag, 'shed'))
     let settle!: (error: Error | null) => void
     const promise = new Promise<void>((resolve, reject) => {
-      settle = (error) => { if (error === null) resolve(); else reject(error) }
+      settle = (error) => {
+        if (error === null) return resolve()
+        // Marked handled only when it rejects: a handler on every send would cost a promise and a
+        // reaction job per acknowledged message.
+        promise.catch(noop)
+        reject(error)
+      }
     })
-    promise.catch(noop)
     outbound.push(frame, size, settle)
-    share.sync(outbound)
+    share.sync(outbound, arena.slack)
     this.#parts.writer.appended(seq, frame)
     const transport = connection.transport
     if (this.#parts.lifetime.attached && transport.readyState === 1 && !this.#holdUntilCommitted) {
@@ -99,6 +119,13 @@ export class SessionSender {
     }
     if (timeout === undefined) return promise
     return withTimeout(promise, timeout)
+  }
+
+  /** After acks: stop counting what acknowledged frames held, and charge the session what it holds now. */
+  syncShare (): void {
+    const { outbound, share } = this.#parts
+    this.#arena.release(outbound.acked)
+    share.sync(outbound, this.#arena.slack)
   }
 
   /** Write an unnumbered control frame (ack, pong) while a transport carries the session. */
@@ -119,7 +146,7 @@ export class SessionSender {
       this.#writtenSeq = clientDelivered + frames.length
     }
     writer.acked(clientDelivered)
-    this.#parts.share.sync(outbound)
+    this.syncShare()
     if (frames.length === 0) return
     const transport = this.#connection.transport
     const before = transport.bufferedAmount
