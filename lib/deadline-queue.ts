@@ -66,13 +66,15 @@ export class DeadlineQueue<T extends DeadlineEntry<T>> {
     entry.deadlinePrev = null
     entry.deadlineNext = null
     entry.deadlineAt = Number.NaN
-    // A timer armed for a removed head just fires early and re-arms; an empty queue stops it.
-    if (this.#head === null) this.#disarm()
+    // The timer stays armed, also for an empty queue: it fires once, finds nothing due and re-arms
+    // for the head, if any. Handshakes come and go faster than their deadlines, so re-arming here
+    // would cost a timer per handshake again.
   }
 
   /** Drop every entry without expiring it, and stop the timer. */
   clear (): void {
     while (this.#head !== null) this.remove(this.#head)
+    this.#disarm()
   }
 
   #arm (at: number): void {
