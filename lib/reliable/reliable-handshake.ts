@@ -283,7 +283,7 @@ async function answerHello (pending: PendingHello, data: RawData, isBinary: bool
     local.log.debug({ session: local.sessionTag }, 'reliable session resumed')
     local.emit('resume')
     for (const [frame, binary] of pipelined) local.receive(frame, binary)
-    socket.resume()
+    resumeIfPaused(socket)
     return
   }
 
@@ -298,5 +298,10 @@ async function answerHello (pending: PendingHello, data: RawData, isBinary: bool
   connection.startStreaming(clientDelivered)
   server.start(connection, request, handler)
   for (const [frame, binary] of pipelined) connection.receive(frame, binary)
-  socket.resume()
+  resumeIfPaused(socket)
+}
+
+/** Reading was paused when frames followed the hello; most clients wait for the welcome, and then there is nothing to undo. */
+function resumeIfPaused (socket: WebSocket): void {
+  if (socket.isPaused) socket.resume()
 }
