@@ -99,7 +99,7 @@ export function acceptReliable (
   ;(socket as PendingSocket)[kPendingHello] = pending
   server.helloDeadlines.add(pending, settings.handshakeTimeout)
   socket.on('error', onHandshakeError)
-  socket.once('close', onHandshakeClose)
+  socket.on('close', onHandshakeClose)
   socket.on('message', onHandshakeMessage)
 }
 
