@@ -25,7 +25,7 @@ export class UpgradeTracker {
 
   /** An upgrade request arrived: start its `handshakeTimeout`. */
   arrived (request: IncomingMessage, socket: Duplex): void {
-    const entry = new PendingUpgrade(request, socket)
+    const entry = new PendingUpgrade(request, socket, this.#timeout)
     this.#pending.set(request, entry)
     this.#deadlines.add(entry, this.#timeout)
   }
@@ -33,8 +33,11 @@ export class UpgradeTracker {
   /** A route with its own `handshakeTimeout` was matched: bound this upgrade by it, still counted from arrival. */
   retime (request: IncomingMessage, timeout: number): void {
     const entry = this.#pending.get(request)
-    if (entry === undefined || timeout === this.#timeout) return
-    this.#deadlines.add(entry, Math.max(0, entry.arrivedAt + timeout - performance.now()))
+    if (entry === undefined || timeout === this.#timeout || !this.#deadlines.has(entry)) return
+    // The arrival follows from the deadline: no clock read per upgrade to keep it.
+    const arrivedAt = entry.deadlineAt - entry.timeout
+    entry.timeout = timeout
+    this.#deadlines.add(entry, Math.max(0, arrivedAt + timeout - performance.now()))
   }
 
   /** The upgrade completed or was answered: stop its timeout. Idempotent. */
@@ -61,10 +64,10 @@ export class UpgradeTracker {
 
 /** One upgrade between its arrival and its answer: the entry of the tracker's deadline queue. */
 class PendingUpgrade implements DeadlineEntry<PendingUpgrade> {
-  readonly arrivedAt = performance.now()
   deadlineAt = Number.NaN
   deadlinePrev: PendingUpgrade | null = null
   deadlineNext: PendingUpgrade | null = null
 
-  constructor (readonly request: IncomingMessage, readonly socket: Duplex) {}
+  /** @param timeout - the `handshakeTimeout` its deadline was set with, in ms */
+  constructor (readonly request: IncomingMessage, readonly socket: Duplex, public timeout: number) {}
 }
