@@ -65,7 +65,8 @@ export class HeldSockets {
     this.#bySocket.set(socket, entry)
     this.#byRequest.set(request, entry)
     ;(socket as TrackedDuplex)[kHeldSockets] = this
-    socket.once('close', onHeldSocketClose)
+    // `on`, not `once`: a socket closes once, and `once` would wrap the shared listener in a closure per socket.
+    socket.on('close', onHeldSocketClose)
     return true
   }
 

@@ -112,7 +112,22 @@ export async function checkOrigin (
   allowMissingOrigin: boolean,
   request: FastifyRequest
 ): Promise<OriginVerdict> {
+  return await originVerdict(predicate, allowMissingOrigin, request)
+}
+
+/**
+ * {@link checkOrigin} without a promise when the answer is known at once (no Origin header, or a
+ * predicate that answers synchronously, as the built-in policies do): the upgrade path calls it
+ * once per handshake (issue 12).
+ */
+export function originVerdict (
+  predicate: OriginPredicate,
+  allowMissingOrigin: boolean,
+  request: FastifyRequest
+): OriginVerdict | Promise<OriginVerdict> {
   const origin = request.headers.origin
   if (origin === undefined || origin === '') return allowMissingOrigin ? 'allowed' : 'missing'
-  return (await predicate(origin, request)) ? 'allowed' : 'forbidden'
+  const allowed = predicate(origin, request)
+  if (typeof allowed === 'boolean') return allowed ? 'allowed' : 'forbidden'
+  return Promise.resolve(allowed).then((ok) => ok ? 'allowed' : 'forbidden')
 }

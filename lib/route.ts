@@ -9,7 +9,6 @@ import type { WsConnection } from './connection.js'
 import { createAdmissionHook } from './upgrade-admission.js'
 import { FRWS_ERR_ROUTE_INVALID } from './errors.js'
 import { checkKnownKeys } from './option-checks.js'
-import { markReliableUpgrade } from './subprotocol-choice.js'
 import { PROTOCOL_VERSION, SUBPROTOCOL } from './protocol/version.js'
 import type { ReliableOptions } from './reliable/reliable-options.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
@@ -74,10 +73,6 @@ function asArray<T> (value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value]
 }
 
-async function markReliable (request: FastifyRequest): Promise<void> {
-  markReliableUpgrade(request.raw)
-}
-
 /** Build the `wsRoute` decorator bound to the plugin's state. */
 export function createWsRoute (state: ServerState): WsRouteMethod {
   return function wsRoute (
@@ -109,8 +104,7 @@ export function createWsRoute (state: ServerState): WsRouteMethod {
       url,
       websocket: true,
       onRequest: [
-        createAdmissionHook(state, settings),
-        ...(reliable === undefined ? [] : [markReliable]),
+        createAdmissionHook(state, settings, reliable !== undefined),
         ...asArray(options.onRequest)
       ],
       onResponse: [

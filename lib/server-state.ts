@@ -16,7 +16,7 @@ import { CloseCode } from './protocol/close-codes.js'
 import { HeartbeatManager } from './heartbeat/heartbeat-manager.js'
 import type { ReliableConnection } from './reliable/reliable-connection.js'
 import type { ReliableServer } from './reliable/reliable-handshake.js'
-import { acceptReliable } from './reliable/reliable-handshake.js'
+import { acceptReliable, createHelloDeadlines } from './reliable/reliable-handshake.js'
 import type { ResolvedReliable } from './reliable/reliable-options.js'
 import type { SessionStore } from './store/session-store.js'
 import type { Fanout, FanoutMessage } from './fanout/fanout.js'
@@ -50,6 +50,7 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
   readonly upgradeRate: UpgradeRateLimiter | undefined
   readonly store: SessionStore
   readonly sessions = new Map<string, ReliableConnection<object>>()
+  readonly helloDeadlines = createHelloDeadlines()
   readonly #suspended = new SuspendedSessions<ReliableConnection<object>>()
   /** Real bytes held for reliable sessions against `sessionBudget` (this state is its one owner). */
   readonly budget: SessionBudget
@@ -210,5 +211,6 @@ export class ServerState implements ConnectionHost, AdmissionState, ReliableServ
     this.heartbeat.close()
     this.#suspended.clear()
     this.upgrades.clear()
+    this.helloDeadlines.clear()
   }
 }

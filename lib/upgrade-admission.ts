@@ -4,7 +4,9 @@ import type { UpgradeTracker } from './upgrade-tracker.js'
 import type { HeldSockets } from './held-sockets.js'
 import { addressKey } from './admission/address-key.js'
 import type { UpgradeRateLimiter } from './admission/upgrade-rate.js'
-import { checkOrigin } from './origin-policy.js'
+import { originVerdict } from './origin-policy.js'
+import type { OriginVerdict } from './origin-policy.js'
+import { markReliableUpgrade } from './subprotocol-choice.js'
 import { publishAdmissionRefused } from './metrics/publish.js'
 import {
   FRWS_ERR_ORIGIN_FORBIDDEN, FRWS_ERR_ORIGIN_MISSING, FRWS_ERR_SHUTTING_DOWN, FRWS_ERR_TOO_MANY_CONNECTIONS,
@@ -44,8 +46,13 @@ function destroyHeld (held: HeldSockets, request: FastifyRequest['raw']): void {
   held.destroy(request)
 }
 
-function isWebSocketRoute (request: FastifyRequest): boolean {
-  return (request.routeOptions.config as unknown as Record<symbol, unknown> | undefined)?.[kWebSocketRoute] === true
+function isWebSocketRoute (config: unknown): boolean {
+  return (config as Record<symbol, unknown> | undefined)?.[kWebSocketRoute] === true
+}
+
+/** The route path for the `admission:refused` channel (only refusals need it: Fastify builds `routeOptions` anew on every read). */
+function routeOf (request: FastifyRequest): string {
+  return request.routeOptions.url ?? request.url
 }
 
 /**
@@ -73,15 +80,18 @@ function refusal (state: AdmissionState, request: FastifyRequest, reply: Fastify
     // (its response never finishes), so it would be held until the shutdown deadline.
     reply.raw.once('prefinish', () => setImmediate(destroyHeld, state.held, request.raw))
   }
-  if (!isWebSocketRoute(request)) {
+  const routeOptions = request.routeOptions
+  if (!isWebSocketRoute(routeOptions.config)) {
     request.log.info({ url: request.url }, 'websocket upgrade refused: not a websocket route')
-    return new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(request.routeOptions.url ?? request.url)
+    return new FRWS_ERR_UPGRADE_NOT_WEBSOCKET_ROUTE(routeOptions.url ?? request.url)
   }
-  const route = request.routeOptions.url ?? request.url
   if (state.closing) {
-    publishAdmissionRefused(state.serverId, route, 503, 'shuttingDown')
+    publishAdmissionRefused(state.serverId, routeOf(request), 503, 'shuttingDown')
     return new FRWS_ERR_SHUTTING_DOWN()
   }
+  const { maxConnections, maxConnectionsPerAddress } = state.options
+  // Without `upgradeRate` and `maxConnectionsPerAddress` nothing counts per address: skip the key.
+  if (state.upgradeRate === undefined && maxConnectionsPerAddress === Infinity) return connectionLimit(state, request, reply, maxConnections)
   if (!state.proxyHintLogged && request.headers['x-forwarded-for'] !== undefined && request.ip === request.socket?.remoteAddress) {
     // Behind a proxy without `trustProxy`, every client has the proxy's address and shares its limits.
     state.proxyHintLogged = true
@@ -94,39 +104,60 @@ function refusal (state: AdmissionState, request: FastifyRequest, reply: Fastify
     // One warn line when an address runs dry, not one per refused request.
     request.log[rate.firstRefusal ? 'warn' : 'debug']({ address, retryAfter: seconds }, 'websocket upgrade refused: upgrade rate exceeded')
     reply.header('retry-after', String(seconds))
-    publishAdmissionRefused(state.serverId, route, 429, 'upgradeRate')
+    publishAdmissionRefused(state.serverId, routeOf(request), 429, 'upgradeRate')
     return new FRWS_ERR_UPGRADE_RATE_LIMITED(seconds)
   }
-  const { maxConnections, maxConnectionsPerAddress } = state.options
   if (state.held.countOf(address) >= maxConnectionsPerAddress) {
     request.log.warn({ address, maxConnectionsPerAddress }, 'websocket upgrade refused: too many connections from this address')
-    publishAdmissionRefused(state.serverId, route, 503, 'maxConnectionsPerAddress')
+    publishAdmissionRefused(state.serverId, routeOf(request), 503, 'maxConnectionsPerAddress')
     reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
     return new FRWS_ERR_TOO_MANY_CONNECTIONS_FROM_ADDRESS(maxConnectionsPerAddress)
   }
-  if (state.held.size > maxConnections) {
-    request.log.warn({ maxConnections }, 'websocket upgrade refused: too many connections')
-    publishAdmissionRefused(state.serverId, route, 503, 'maxConnections')
-    reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
-    return new FRWS_ERR_TOO_MANY_CONNECTIONS(maxConnections)
-  }
-  state.held.countAgainst(request.raw, address)
-  return undefined
+  const refused = connectionLimit(state, request, reply, maxConnections)
+  if (refused === undefined) state.held.countAgainst(request.raw, address)
+  return refused
+}
+
+/** The `maxConnections` check: every held socket counts, this one included. */
+function connectionLimit (state: AdmissionState, request: FastifyRequest, reply: FastifyReply, maxConnections: number): Error | undefined {
+  if (state.held.size <= maxConnections) return undefined
+  request.log.warn({ maxConnections }, 'websocket upgrade refused: too many connections')
+  publishAdmissionRefused(state.serverId, routeOf(request), 503, 'maxConnections')
+  reply.header('retry-after', String(CONNECTION_LIMIT_RETRY_AFTER))
+  return new FRWS_ERR_TOO_MANY_CONNECTIONS(maxConnections)
 }
 
 /**
  * Build the route-level `onRequest` hook of a WebSocket route: bound the upgrade by the route's
- * `handshakeTimeout`, and refuse a foreign or missing Origin with 403 (cross-site WebSocket hijacking).
+ * `handshakeTimeout`, mark a reliable route's upgrade (its subprotocol choice), and refuse a
+ * foreign or missing Origin with 403 (cross-site WebSocket hijacking). Callback style, and no
+ * promise unless the origin policy answers with one: it runs once per handshake (issue 12).
  */
-export function createAdmissionHook (state: AdmissionState, settings: ResolvedRouteSettings) {
-  return async function admitUpgrade (request: FastifyRequest): Promise<void> {
-    if (!request.ws) return
-    state.upgrades.retime(request.raw, settings.handshakeTimeout)
-    const verdict = await checkOrigin(settings.originPredicate, settings.allowMissingOrigin, request)
-    if (verdict === 'missing') throw new FRWS_ERR_ORIGIN_MISSING()
-    if (verdict === 'forbidden') {
-      request.log.info({ origin: request.headers.origin }, 'websocket upgrade refused: origin not allowed')
-      throw new FRWS_ERR_ORIGIN_FORBIDDEN(String(request.headers.origin))
+export function createAdmissionHook (state: AdmissionState, settings: ResolvedRouteSettings, reliable: boolean) {
+  return function admitUpgrade (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    if (!request.ws) {
+      done()
+      return
     }
+    state.upgrades.retime(request.raw, settings.handshakeTimeout)
+    if (reliable) markReliableUpgrade(request.raw)
+    let verdict: OriginVerdict | Promise<OriginVerdict>
+    try {
+      verdict = originVerdict(settings.originPredicate, settings.allowMissingOrigin, request)
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    if (typeof verdict === 'string') done(originRefusal(verdict, request))
+    else verdict.then((settled) => done(originRefusal(settled, request)), done)
   }
+}
+
+function originRefusal (verdict: OriginVerdict, request: FastifyRequest): Error | undefined {
+  if (verdict === 'missing') return new FRWS_ERR_ORIGIN_MISSING()
+  if (verdict === 'forbidden') {
+    request.log.info({ origin: request.headers.origin }, 'websocket upgrade refused: origin not allowed')
+    return new FRWS_ERR_ORIGIN_FORBIDDEN(String(request.headers.origin))
+  }
+  return undefined
 }

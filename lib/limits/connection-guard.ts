@@ -48,13 +48,14 @@ function terminateIfNotClosed (socket: WebSocket): void {
 export class ConnectionGuard {
   readonly #connection: GuardedConnection
   readonly #limits: ConnectionLimits
-  readonly #rate: RateLimiter | undefined
+  // Built on the first inbound frame (a bucket starts full, so nothing changes): a connection that
+  // never sends, and a reliable one until after its welcome, costs no limiter (issue 12).
+  #rate: RateLimiter | undefined
   #drain: DrainWaiter | undefined
 
   constructor (connection: GuardedConnection, limits: ConnectionLimits) {
     this.#connection = connection
     this.#limits = limits
-    this.#rate = limits.rateLimit === false ? undefined : new RateLimiter(limits.rateLimit)
   }
 
   /**
@@ -97,9 +98,10 @@ export class ConnectionGuard {
    * @returns false when the frame must be dropped
    */
   admit (bytes: number): boolean {
-    const rate = this.#rate
-    if (rate === undefined) return true
-    const exceeded = rate.admit(bytes)
+    const limit = this.#limits.rateLimit
+    if (limit === false) return true
+    this.#rate ??= new RateLimiter(limit)
+    const exceeded = this.#rate.admit(bytes)
     if (exceeded === undefined) return true
     const connection = this.#connection
     if (connection.socket.readyState === 1) {

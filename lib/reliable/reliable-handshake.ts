@@ -2,6 +2,9 @@ import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import type { ConnectionInit, WsMessage } from '../connection.js'
 import { WsTransport } from '../transport/ws-transport.js'
+import { batchWrites } from '../write-batcher.js'
+import { DeadlineQueue } from '../deadline-queue.js'
+import type { DeadlineEntry } from '../deadline-queue.js'
 import type { ResolvedRouteSettings } from '../options.js'
 import { closeWithinBound } from '../bounded-close.js'
 import { CloseCode, CloseReason } from '../protocol/close-codes.js'
@@ -40,6 +43,8 @@ export interface ReliableServer extends ReliableHost {
   announceClaim (sessionId: string, previousOwner: string): void
   /** Take a suspended session off the expiry list. */
   unsuspend (connection: ReliableConnection<object>): void
+  /** The `handshakeTimeout` of every socket waiting for its hello (see {@link createHelloDeadlines}). */
+  readonly helloDeadlines: HelloDeadlines
 }
 
 /** Refuse the socket: a peer that ignores the close frame is terminated after REFUSED_CLOSE_TIMEOUT, not ws's 30 s. */
@@ -47,6 +52,36 @@ const closeWith = closeWithinBound
 
 /** A frame that arrived after the hello, before the session was bound to the socket. */
 type PipelinedFrame = [data: WsMessage, isBinary: boolean]
+
+const kPendingHello = Symbol('fastify-reliable-ws.pendingHello')
+
+type PendingSocket = WebSocket & { [kPendingHello]: PendingHello | undefined }
+
+/**
+ * One upgraded socket of a reliable route, from the upgrade until its session is bound: what the
+ * shared listeners below need, and its entry in the server's queue of hello deadlines. One
+ * object per handshake instead of a timer and a closure per listener (issue 12).
+ */
+class PendingHello implements DeadlineEntry<PendingHello> {
+  deadlineAt = Number.NaN
+  deadlinePrev: PendingHello | null = null
+  deadlineNext: PendingHello | null = null
+  /** Frames that followed the hello; `undefined` until the hello arrived. */
+  pipelined: PipelinedFrame[] | undefined = undefined
+
+  constructor (
+    readonly server: ReliableServer, readonly socket: WebSocket, readonly request: FastifyRequest,
+    readonly settings: ResolvedRouteSettings, readonly reliable: ResolvedReliable, readonly handler: WsHandler<object>
+  ) {}
+}
+
+/** The queue of hello deadlines of one server (`handshakeTimeout` from the upgrade to the hello): one timer for all. */
+export type HelloDeadlines = DeadlineQueue<PendingHello>
+
+/** Build a server's {@link HelloDeadlines}: a socket whose hello did not come in time is closed with 4408. */
+export function createHelloDeadlines (): HelloDeadlines {
+  return new DeadlineQueue<PendingHello>((pending) => closeWith(pending.socket, CloseCode.HANDSHAKE_TIMEOUT, 'handshake timeout'))
+}
 
 /**
  * Run the reliable-mode handshake on a freshly upgraded socket (docs/PROTOCOL.md, "Handshake and
@@ -60,47 +95,59 @@ export function acceptReliable (
   settings: ResolvedRouteSettings, reliable: ResolvedReliable, handler: WsHandler<object>
 ): void {
   socket.removeAllListeners('error')
-  const onError = (error: Error): void => request.log.debug({ err: error }, 'websocket error during the reliable handshake')
-  const timer = setTimeout(closeWith, settings.handshakeTimeout, socket, CloseCode.HANDSHAKE_TIMEOUT, 'handshake timeout')
-  timer.unref()
-  const onClose = (): void => clearTimeout(timer)
-  let pipelined: PipelinedFrame[] | undefined
-  const onMessage = (data: RawData, isBinary: boolean): void => {
-    if (pipelined !== undefined) {
-      // Hold further reads until the session is bound; what was already read waits in `pipelined`
-      // (frames of the same TCP chunk still arrive after pause(): keep them, never drop them).
-      // Paused only once a frame follows the hello: most clients wait for the welcome, and a
-      // pause and resume cost two system calls per handshake (issue 12).
-      if (pipelined.length === 0) socket.pause()
-      pipelined.push([isBinary ? data as Buffer : data.toString(), isBinary])
-      return
-    }
-    pipelined = []
-    clearTimeout(timer)
-    completeHandshake(server, socket, request, settings, reliable, handler, data, isBinary, () => {
-      socket.removeListener('message', onMessage)
-      return pipelined ?? []
-    })
-      .catch((error: unknown) => {
-        // The store cannot be reached (issue 9): refuse the session for now; the client retries later.
-        if (isStoreUnavailable(error)) {
-          request.log.warn({ err: error }, 'reliable session refused: session store unavailable')
-          closeWith(socket, CloseCode.TRY_AGAIN_LATER, 'session store unavailable')
-          return
-        }
-        request.log.error({ err: error }, 'reliable handshake failed')
-        closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error')
-      })
-      .finally(() => {
-        socket.removeListener('message', onMessage)
-        socket.removeListener('close', onClose)
-        socket.removeListener('error', onError)
-        if (socket.listenerCount('error') === 0) socket.on('error', onError)
-      })
+  const pending = new PendingHello(server, socket, request, settings, reliable, handler)
+  ;(socket as PendingSocket)[kPendingHello] = pending
+  server.helloDeadlines.add(pending, settings.handshakeTimeout)
+  socket.on('error', onHandshakeError)
+  socket.on('close', onHandshakeClose)
+  socket.on('message', onHandshakeMessage)
+}
+
+// The listeners every pending socket shares; each finds its handshake through a symbol on the socket.
+
+function onHandshakeError (this: WebSocket, error: Error): void {
+  (this as PendingSocket)[kPendingHello]?.request.log.debug({ err: error }, 'websocket error during the reliable handshake')
+}
+
+function onHandshakeClose (this: WebSocket): void {
+  const pending = (this as PendingSocket)[kPendingHello]
+  if (pending !== undefined) pending.server.helloDeadlines.remove(pending)
+}
+
+function onHandshakeMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  const pending = (this as PendingSocket)[kPendingHello]
+  if (pending === undefined) return
+  if (pending.pipelined !== undefined) {
+    // Hold further reads until the session is bound; what was already read waits in `pipelined`
+    // (frames of the same TCP chunk still arrive after pause(): keep them, never drop them).
+    // Paused only once a frame follows the hello: most clients wait for the welcome, and a
+    // pause and resume cost two system calls per handshake (issue 12).
+    if (pending.pipelined.length === 0) this.pause()
+    pending.pipelined.push([isBinary ? data as Buffer : data.toString(), isBinary])
+    return
   }
-  socket.on('error', onError)
-  socket.once('close', onClose)
-  socket.on('message', onMessage)
+  pending.pipelined = []
+  pending.server.helloDeadlines.remove(pending)
+  void completeHandshake(pending, data, isBinary)
+}
+
+/** From here the connection reads the socket: the handshake's listeners go, the frames that followed the hello are handed over. */
+function takePipelined (pending: PendingHello): PipelinedFrame[] {
+  pending.socket.removeListener('message', onHandshakeMessage)
+  return pending.pipelined ?? []
+}
+
+/**
+ * The handshake is over, bound or refused: drop its listeners and let go of the request. A
+ * refused socket, which nobody else listens to, keeps the error listener (and what it logs with).
+ */
+function finishHandshake (pending: PendingHello): void {
+  const socket = pending.socket
+  socket.removeListener('message', onHandshakeMessage)
+  socket.removeListener('close', onHandshakeClose)
+  socket.removeListener('error', onHandshakeError)
+  if (socket.listenerCount('error') === 0) socket.on('error', onHandshakeError)
+  else (socket as PendingSocket)[kPendingHello] = undefined
 }
 
 /** The route path of an upgrade request, as connections report it. */
@@ -123,11 +170,27 @@ function subprotocolMismatch (socket: WebSocket, version: number): ProtocolError
     `hello version ${version} does not match the subprotocol ${socket.protocol} (supported: ${SUPPORTED_VERSIONS.join(', ')})`)
 }
 
-async function completeHandshake (
-  server: ReliableServer, socket: WebSocket, request: FastifyRequest,
-  settings: ResolvedRouteSettings, reliable: ResolvedReliable, handler: WsHandler<object>,
-  data: RawData, isBinary: boolean, takePipelined: () => PipelinedFrame[]
-): Promise<void> {
+/** Answer the hello; whatever happens, the handshake's listeners are gone afterwards. */
+async function completeHandshake (pending: PendingHello, data: RawData, isBinary: boolean): Promise<void> {
+  try {
+    await answerHello(pending, data, isBinary)
+  } catch (error) {
+    const { request, socket } = pending
+    // The store cannot be reached (issue 9): refuse the session for now; the client retries later.
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'reliable session refused: session store unavailable')
+      closeWith(socket, CloseCode.TRY_AGAIN_LATER, 'session store unavailable')
+    } else {
+      request.log.error({ err: error }, 'reliable handshake failed')
+      closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error')
+    }
+  } finally {
+    finishHandshake(pending)
+  }
+}
+
+async function answerHello (pending: PendingHello, data: RawData, isBinary: boolean): Promise<void> {
+  const { server, socket, request, settings, reliable, handler } = pending
   let hello: HelloFrame
   try {
     hello = parseHelloFrame(data, isBinary)
@@ -139,7 +202,8 @@ async function completeHandshake (
     closeWith(socket, error.closeCode, error.message)
     return
   }
-  const principal = (await reliable.principal?.(request)) ?? null
+  // No await without a principal function: a fresh session then meets its first await at the store.
+  const principal = reliable.principal === undefined ? null : ((await reliable.principal(request)) ?? null)
   if (socket.readyState !== 1) return
   const store = server.store
   const ownerId = server.nextId()
@@ -205,7 +269,9 @@ async function completeHandshake (
   })
 
   // From here the connection reads the socket; what came after the hello is processed first, in order.
-  const pipelined = takePipelined()
+  const pipelined = takePipelined(pending)
+  // The welcome, the replay and whatever the handler or the pipelined frames write in this turn leave in one write.
+  batchWrites(socket)
   if (local !== undefined) {
     // The session lives on this node: move it to the new socket; the handler does not run again.
     server.unsuspend(local)
@@ -217,7 +283,7 @@ async function completeHandshake (
     local.log.debug({ session: local.sessionTag }, 'reliable session resumed')
     local.emit('resume')
     for (const [frame, binary] of pipelined) local.receive(frame, binary)
-    socket.resume()
+    resumeIfPaused(socket)
     return
   }
 
@@ -232,5 +298,10 @@ async function completeHandshake (
   connection.startStreaming(clientDelivered)
   server.start(connection, request, handler)
   for (const [frame, binary] of pipelined) connection.receive(frame, binary)
-  socket.resume()
+  resumeIfPaused(socket)
+}
+
+/** Reading was paused when frames followed the hello; most clients wait for the welcome, and then there is nothing to undo. */
+function resumeIfPaused (socket: WebSocket): void {
+  if (socket.isPaused) socket.resume()
 }

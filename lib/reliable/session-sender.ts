@@ -140,12 +140,14 @@ export class SessionSender {
   /** After the welcome on a new transport: write what the client lacks after `clientDelivered` (what the store holds, when held for it). */
   replay (clientDelivered: number): void {
     const { outbound, writer } = this.#parts
+    const ackedBefore = outbound.acked
     let frames = outbound.replayFrom(clientDelivered)
     if (this.#holdUntilCommitted) {
       frames = frames.slice(0, Math.max(0, writer.committed.serverSeq - clientDelivered))
       this.#writtenSeq = clientDelivered + frames.length
     }
-    writer.acked(clientDelivered)
+    // The writer already knows every ack the log had; a fresh session's handshake writes nothing to the store (issue 12).
+    if (clientDelivered > ackedBefore) writer.acked(clientDelivered)
     this.syncShare()
     if (frames.length === 0) return
     const transport = this.#connection.transport
