@@ -1,0 +1,120 @@
+// The reliable handshake (lib/reliable/reliable-handshake.ts) where the store or the client does
+// something untimely: an unreachable store, a client that leaves while its principal or its claim
+// is still being worked out. Real sockets, raw protocol frames, the in-memory store wrapped by
+// the testing kit's faultyStore.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { FastifyRequest } from 'fastify'
+import { FRWS_ERR_STORE_UNAVAILABLE } from '../../lib/errors.js'
+import { MemorySessionStore } from '../../lib/index.js'
+import type { ClaimResult, ClaimSessionInput } from '../../lib/store/session-store.js'
+import { faultyStore } from '../../lib/testing/index.js'
+import { helloFrame, resumeOf } from '../helpers/protocol-peer.js'
+import { LogLevel, waitFor, waitForAsync } from '../helpers/server.js'
+import { startReliableServer } from './reliable-server.js'
+
+/** The in-memory store whose claims wait while the gate is closed, and which records releases. */
+class GatedStore extends MemorySessionStore {
+  waiting = 0
+  readonly released: string[] = []
+  #gate: Promise<void> = Promise.resolve()
+
+  /** Hold every later claim until the returned function is called. */
+  holdClaims (): () => void {
+    let open = (): void => {}
+    this.#gate = new Promise<void>((resolve) => { open = resolve })
+    return open
+  }
+
+  override async claim (input: ClaimSessionInput): Promise<ClaimResult> {
+    this.waiting++
+    await this.#gate
+    this.waiting--
+    return await super.claim(input)
+  }
+
+  override async release (sessionId: string, ownerId: string, sessionTimeout: number): Promise<boolean> {
+    this.released.push(sessionId)
+    return await super.release(sessionId, ownerId, sessionTimeout)
+  }
+}
+
+describe('reliable handshake against an untimely store or client', () => {
+  test('an unreachable store refuses the session with 1013 and a warning; the next hello gets a session', async (t) => {
+    const store = faultyStore(new MemorySessionStore())
+    const server = await startReliableServer({ reliable: true }, { sessionStore: store })
+    t.after(() => server.stop())
+    store.failNext('create', new FRWS_ERR_STORE_UNAVAILABLE('create', 'redis client is reconnecting'))
+
+    const refused = await server.peer()
+    refused.sendRaw(helloFrame())
+    const closed = await refused.closed(5000)
+    assert.equal(closed.code, 1013)
+    assert.equal(closed.reason, 'session store unavailable')
+    assert.equal(refused.received.length, 0, 'no welcome')
+    const warning = server.logs.find((line) => line.msg === 'reliable session refused: session store unavailable')
+    assert.equal(warning?.level, LogLevel.warn)
+    assert.equal((warning?.err as { code?: string }).code, 'FRWS_ERR_STORE_UNAVAILABLE')
+    assert.ok(!server.logs.some((line) => line.msg === 'reliable handshake failed'), 'not logged as a failure of the server')
+
+    const welcome = await (await server.peer()).handshake()
+    assert.equal(welcome.resumed, false)
+    assert.equal(store.calls.create, 2)
+  })
+
+  test('a client that leaves while its principal is being worked out does not touch the session it named', async (t) => {
+    // The first principal answers at once; the second waits for the test.
+    let answerLate: ((id: string) => void) | undefined
+    let asked = 0
+    const server = await startReliableServer({
+      reliable: {
+        principal: (_request: FastifyRequest) => ++asked === 2 ? new Promise<string>((resolve) => { answerLate = resolve }) : 'alice'
+      }
+    })
+    t.after(() => server.stop())
+    const first = await server.peer()
+    const welcome = await first.handshake()
+    first.terminate()
+    await waitFor(() => server.events.includes('suspend'), 'the session to be suspended')
+
+    const leaving = await server.peer()
+    leaving.sendRaw(helloFrame({ resume: resumeOf(welcome) }))
+    await waitFor(() => answerLate !== undefined, 'the principal of the resume to be asked')
+    leaving.terminate()
+    await leaving.closed(5000)
+    await waitForAsync(async () => await server.openSockets() === 0, 'the server to see the socket close', 5000)
+    answerLate?.('alice')
+
+    // The token the client holds still resumes: the attempt that left claimed nothing.
+    const back = await server.peer()
+    const resumed = await back.handshake(resumeOf(welcome))
+    assert.equal(resumed.resumed, true)
+    assert.equal(resumed.sessionId, welcome.sessionId)
+    assert.deepEqual(server.events, ['suspend', 'resume'])
+  })
+
+  test('a client that leaves while its claim is in the store does not get the session attached to its dead socket', async (t) => {
+    const store = new GatedStore()
+    const server = await startReliableServer({ reliable: true }, { sessionStore: store })
+    t.after(() => server.stop())
+    const first = await server.peer()
+    const welcome = await first.handshake()
+    first.terminate()
+    await waitFor(() => server.events.includes('suspend'), 'the session to be suspended')
+
+    store.released.length = 0 // the release of the suspension above
+    const open = store.holdClaims()
+    const leaving = await server.peer()
+    leaving.sendRaw(helloFrame({ resume: resumeOf(welcome) }))
+    await waitFor(() => store.waiting === 1, 'the claim to reach the store')
+    leaving.terminate()
+    await leaving.closed(5000)
+    await waitForAsync(async () => await server.openSockets() === 0, 'the server to see the socket close', 5000)
+    open()
+    await waitFor(() => store.released.length === 1, 'the claim to be given back', 5000)
+
+    assert.deepEqual(store.released, [welcome.sessionId], 'the claimed session is released for its expiry')
+    assert.deepEqual(server.events, ['suspend'], 'the session is not resumed on a socket that is gone')
+    assert.equal(server.connections.length, 1)
+  })
+})
