@@ -118,3 +118,58 @@ describe('reliable handshake against an untimely store or client', () => {
     assert.equal(server.connections.length, 1)
   })
 })
+
+describe('frames pipelined after the hello', () => {
+  for (const resuming of [false, true]) {
+    test(`${resuming ? 'a resume' : 'a fresh session'}: a pipelined binary frame arrives as bytes, and frames sent after the welcome are read too`, async (t) => {
+      const received: Array<{ data: string, isBinary: boolean, bytes: boolean }> = []
+      // The handler listens at once and stays pending: reading must not wait for it to settle.
+      let settle = (): void => {}
+      const pending = new Promise<void>((resolve) => { settle = resolve })
+      const server = await startReliableServer({ reliable: true }, {}, async (connection) => {
+        connection.on('message', (data, isBinary) => received.push({ data: String(data), isBinary, bytes: Buffer.isBuffer(data) }))
+        await pending
+      })
+      t.after(async () => { settle(); await server.stop() })
+      let resume
+      if (resuming) {
+        const first = await server.peer()
+        const welcome = await first.handshake()
+        first.terminate()
+        await waitFor(() => server.events.includes('suspend'), 'the session to be suspended')
+        resume = resumeOf(welcome)
+      }
+      const peer = await server.peer()
+      // One write: the hello and the frames after it arrive together, before the welcome.
+      peer.sendRaw(helloFrame({ resume }))
+      peer.sendData(1, Buffer.from('bytes'))
+      peer.sendData(2, 'text')
+      const welcome = (await peer.next(5000)).frame
+      assert.ok(!(welcome instanceof Error) && welcome.type === 'W' && welcome.resumed === resuming)
+      await waitFor(() => received.length === 2, 'the pipelined frames', 5000)
+      // The socket paused for the pipelined frames reads again.
+      peer.sendData(3, 'after the welcome')
+      await waitFor(() => received.length === 3, 'the frame sent after the welcome', 5000)
+      assert.deepEqual(received, [
+        { data: 'bytes', isBinary: true, bytes: true },
+        { data: 'text', isBinary: false, bytes: false },
+        { data: 'after the welcome', isBinary: false, bytes: false }
+      ])
+    })
+  }
+
+  test('a fresh session whose handler has not listened yet still reads the socket after the pipelined frames', async (t) => {
+    let settle = (): void => {}
+    const pending = new Promise<void>((resolve) => { settle = resolve })
+    // No listener while the handler runs: data waits in the queue, but pings are still answered.
+    const server = await startReliableServer({ reliable: true }, {}, async () => { await pending })
+    t.after(async () => { settle(); await server.stop() })
+    const peer = await server.peer()
+    peer.sendRaw(helloFrame())
+    peer.sendData(1, 'queued for the handler')
+    const welcome = (await peer.next(5000)).frame
+    assert.ok(!(welcome instanceof Error) && welcome.type === 'W')
+    peer.sendPing('after-welcome')
+    assert.equal((await peer.nextOfType('pong', 5000)).raw, 'frws:pong:after-welcome')
+  })
+})

@@ -26,11 +26,11 @@ export interface ReliableServer {
 
 /**
  * Start the app. The handler records each connection and its events, then runs `setup` (by
- * default an echo of every message).
+ * default an echo of every message) and returns what it returns.
  */
 export async function startReliableServer (
   routeOptions: WsRouteOptions, pluginOptions: FastifyReliableWsOptions = {},
-  setup: (connection: ReliableConnection, request: FastifyRequest) => void = (connection) => {
+  setup: (connection: ReliableConnection, request: FastifyRequest) => void | Promise<void> = (connection) => {
     connection.on('message', (data) => { void connection.send(data) })
   }
 ): Promise<ReliableServer> {
@@ -44,7 +44,7 @@ export async function startReliableServer (
       connection.on('suspend', () => events.push('suspend'))
       connection.on('resume', () => events.push('resume'))
       connection.on('close', (info) => events.push(`close:${info.cause}`))
-      setup(reliable, request)
+      return setup(reliable, request)
     })
   }, { logger: { level: 'debug', stream } })
   const base = await listen(app)
