@@ -119,6 +119,23 @@ describe('reliable handshake against an untimely store or client', () => {
   })
 })
 
+describe('a socket error before the hello', () => {
+  test('invalid UTF-8 as the first frame closes with 1007 and is logged at debug as a handshake error', async (t) => {
+    const server = await startReliableServer({ reliable: true })
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    peer.socket.send(Buffer.from([0x48, 0xff, 0xfe]), { binary: false })
+    assert.equal((await peer.closed(5000)).code, 1007)
+    await waitFor(() => server.logs.some((line) => line.msg === 'websocket error during the reliable handshake'), 'the log line', 5000)
+    const line = server.logs.find((entry) => entry.msg === 'websocket error during the reliable handshake')
+    assert.equal(line?.level, LogLevel.debug)
+    assert.equal((line?.err as { code?: string }).code, 'WS_ERR_INVALID_UTF8')
+    assert.equal(server.connections.length, 0)
+    // The server carries on.
+    assert.equal((await (await server.peer()).handshake()).resumed, false)
+  })
+})
+
 describe('frames pipelined after the hello', () => {
   for (const resuming of [false, true]) {
     test(`${resuming ? 'a resume' : 'a fresh session'}: a pipelined binary frame arrives as bytes, and frames sent after the welcome are read too`, async (t) => {
