@@ -130,6 +130,7 @@ describe('a socket error before the hello', () => {
     const line = server.logs.find((entry) => entry.msg === 'websocket error during the reliable handshake')
     assert.equal(line?.level, LogLevel.debug)
     assert.equal((line?.err as { code?: string }).code, 'WS_ERR_INVALID_UTF8')
+    assert.deepEqual(server.logs.filter((entry) => entry.level >= LogLevel.error), [], 'a bad client is not an error of the server')
     assert.equal(server.connections.length, 0)
     // The server carries on.
     assert.equal((await (await server.peer()).handshake()).resumed, false)
