@@ -137,6 +137,25 @@ describe('a socket error before the hello', () => {
   })
 })
 
+describe('a socket error after the handshake refused the socket', () => {
+  test('is still caught and logged at debug: the process and the other sessions carry on', async (t) => {
+    const server = await startReliableServer({ reliable: true })
+    t.after(() => server.stop())
+    const owner = await server.peer()
+    const welcome = await owner.handshake()
+    const intruder = await server.peer()
+    // The intruder does not read: it neither sees the refusal nor answers it, and can still send.
+    intruder.socket.pause()
+    intruder.sendRaw(helloFrame({ resume: { ...resumeOf(welcome), token: 'G'.repeat(43) } }))
+    await waitFor(() => server.logs.some((line) => line.msg === 'resume refused: wrong or superseded resume token'), 'the refusal', 5000)
+    intruder.socket.send(Buffer.from([0x48, 0xff, 0xfe]), { binary: false })
+    await waitFor(() => server.logs.some((line) => line.msg === 'websocket error during the reliable handshake'), 'the error to be logged', 5000)
+    intruder.socket.resume()
+    owner.sendData(1, 'still here')
+    assert.equal((await owner.nextOfType('D', 5000)).raw, 'D1:still here')
+  })
+})
+
 describe('frames pipelined after the hello', () => {
   for (const resuming of [false, true]) {
     test(`${resuming ? 'a resume' : 'a fresh session'}: a pipelined binary frame arrives as bytes, and frames sent after the welcome are read too`, async (t) => {
