@@ -215,4 +215,23 @@ describe('SuspendedSessions on real time', () => {
     assert.ok(expiredAt >= added + 30, `expired ${expiredAt - added} ms after adding, before its 30 ms`)
     assert.equal(suspended.size, 0)
   })
+
+  it('arms no timer once nothing is left to expire (no TimeoutOverflowWarning, no 1 ms loop)', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+    process.on('warning', onWarning)
+    try {
+      const suspended = new SuspendedSessions<Named>()
+      const keepAlive = setInterval(() => {}, 1000)
+      await new Promise<void>((resolve) => {
+        suspended.add({ name: 'a', expire: () => { resolve() } }, Date.now() + 5)
+      })
+      clearInterval(keepAlive)
+      // A timer armed for Infinity is set to 1 ms with a warning emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(warnings, [])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
 })
