@@ -11,6 +11,7 @@ import type { ClaimResult, ClaimSessionInput } from '../../lib/store/session-sto
 import { faultyStore } from '../../lib/testing/index.js'
 import { helloFrame, resumeOf } from '../helpers/protocol-peer.js'
 import { LogLevel, waitFor, waitForAsync } from '../helpers/server.js'
+import { PROTOCOL_VERSION, SUPPORTED_VERSIONS } from '../../lib/protocol/version.js'
 import { startReliableServer } from './reliable-server.js'
 
 /** The in-memory store whose claims wait while the gate is closed, and which records releases. */
@@ -116,6 +117,36 @@ describe('reliable handshake against an untimely store or client', () => {
     assert.deepEqual(store.released, [welcome.sessionId], 'the claimed session is released for its expiry')
     assert.deepEqual(server.events, ['suspend'], 'the session is not resumed on a socket that is gone')
     assert.equal(server.connections.length, 1)
+  })
+})
+
+describe('refused hellos', () => {
+  test('a hello whose version does not match the selected subprotocol: 4426 with the exact reason, and an info line', async (t) => {
+    const server = await startReliableServer({ reliable: true })
+    t.after(() => server.stop())
+    // A subprotocol of a version the server does not speak, offered alone: ws selects it as offered.
+    const unspoken = `frws.v${PROTOCOL_VERSION + 1}`
+    const peer = await server.peer({ protocols: [unspoken] })
+    assert.equal(peer.socket.protocol, unspoken)
+    peer.sendRaw(helloFrame())
+    const closed = await peer.closed(5000)
+    assert.equal(closed.code, 4426)
+    const reason = `hello version ${PROTOCOL_VERSION} does not match the subprotocol ${unspoken} (supported: ${SUPPORTED_VERSIONS.join(', ')})`
+    assert.equal(closed.reason, reason)
+    const line = server.logs.find((entry) => entry.msg === 'reliable handshake refused')
+    assert.equal(line?.level, LogLevel.info)
+    assert.equal((line?.err as { message?: string }).message, reason)
+  })
+
+  test('a binary first frame and a first frame that is not a hello are refused with 4400 and their own reasons', async (t) => {
+    const server = await startReliableServer({ reliable: true })
+    t.after(() => server.stop())
+    const binary = await server.peer()
+    binary.sendRaw(Buffer.from(helloFrame()), true)
+    assert.deepEqual(await binary.closed(5000), { code: 4400, reason: 'the first frame must be a text hello frame' })
+    const data = await server.peer()
+    data.sendData(1, 'no hello')
+    assert.deepEqual(await data.closed(5000), { code: 4400, reason: 'the first frame must be a hello frame' })
   })
 })
 

@@ -5,7 +5,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { FastifyReliableWsOptions, ReliableConnection, WsRouteOptions } from '../../lib/index.js'
 import { openPeer } from '../helpers/protocol-peer.js'
-import type { ProtocolPeer } from '../helpers/protocol-peer.js'
+import type { PeerOptions, ProtocolPeer } from '../helpers/protocol-peer.js'
 import { buildApp, captureLogs, listen } from '../helpers/server.js'
 import type { LogLine } from '../helpers/server.js'
 
@@ -18,7 +18,7 @@ export interface ReliableServer {
   /** Events of every connection, in order: `suspend`, `resume`, `close:<cause>`. */
   events: string[]
   /** Open a peer to /r; {@link ReliableServer.stop} terminates it. */
-  peer: () => Promise<ProtocolPeer>
+  peer: (options?: PeerOptions) => Promise<ProtocolPeer>
   /** TCP connections the server holds open (upgraded sockets included). */
   openSockets: () => Promise<number>
   stop: () => Promise<void>
@@ -54,8 +54,8 @@ export async function startReliableServer (
     logs: lines,
     connections,
     events,
-    async peer () {
-      const peer = await openPeer(`${base}/r`)
+    async peer (options) {
+      const peer = await openPeer(`${base}/r`, options)
       peers.push(peer)
       return peer
     },
