@@ -17,6 +17,7 @@ import { startReliableServer } from './reliable-server.js'
 /** The in-memory store whose claims wait while the gate is closed, and which records releases. */
 class GatedStore extends MemorySessionStore {
   waiting = 0
+  claimed = 0
   readonly released: string[] = []
   #gate: Promise<void> = Promise.resolve()
 
@@ -31,7 +32,9 @@ class GatedStore extends MemorySessionStore {
     this.waiting++
     await this.#gate
     this.waiting--
-    return await super.claim(input)
+    const result = await super.claim(input)
+    this.claimed++
+    return result
   }
 
   override async release (sessionId: string, ownerId: string, sessionTimeout: number): Promise<boolean> {
@@ -118,6 +121,25 @@ describe('reliable handshake against an untimely store or client', () => {
     assert.deepEqual(server.events, ['suspend'], 'the session is not resumed on a socket that is gone')
     assert.equal(server.connections.length, 1)
   })
+
+  test('a client that leaves while its resume of an unknown session is in the store: nothing fails, nothing is created', async (t) => {
+    const store = new GatedStore()
+    const server = await startReliableServer({ reliable: true }, { sessionStore: store })
+    t.after(() => server.stop())
+    const open = store.holdClaims()
+    const leaving = await server.peer()
+    leaving.sendRaw(helloFrame({ resume: { sessionId: 'unknown-session-id-000', epoch: 'e0', delivered: 0, token: 'T'.repeat(43) } }))
+    await waitFor(() => store.waiting === 1, 'the claim to reach the store')
+    leaving.terminate()
+    await leaving.closed(5000)
+    await waitForAsync(async () => await server.openSockets() === 0, 'the server to see the socket close', 5000)
+    open()
+    await waitFor(() => store.claimed === 1, 'the claim to return', 5000)
+    // The rest of the handshake runs in microtasks after the claim: a macrotask later it is over.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(server.logs.filter((line) => line.level >= LogLevel.error), [])
+    assert.equal(server.connections.length, 0)
+  })
 })
 
 describe('refused hellos', () => {
@@ -136,6 +158,17 @@ describe('refused hellos', () => {
     const line = server.logs.find((entry) => entry.msg === 'reliable handshake refused')
     assert.equal(line?.level, LogLevel.info)
     assert.equal((line?.err as { message?: string }).message, reason)
+  })
+
+  test('a welcome frame sent by a client as its first frame is refused as a frame only the server sends', async (t) => {
+    const server = await startReliableServer({ reliable: true })
+    t.after(() => server.stop())
+    const first = await server.peer()
+    first.sendRaw(helloFrame())
+    const welcome = (await first.next(5000)).raw
+    const mimic = await server.peer()
+    mimic.sendRaw(welcome)
+    assert.deepEqual(await mimic.closed(5000), { code: 4400, reason: 'welcome frame is sent by the server only' })
   })
 
   test('a binary first frame and a first frame that is not a hello are refused with 4400 and their own reasons', async (t) => {
@@ -165,6 +198,20 @@ describe('a socket error before the hello', () => {
     assert.equal(server.connections.length, 0)
     // The server carries on.
     assert.equal((await (await server.peer()).handshake()).resumed, false)
+  })
+})
+
+describe('a socket error on a live session', () => {
+  test('is the connection\'s to handle: the handshake\'s listener is gone', async (t) => {
+    const server = await startReliableServer({ reliable: true })
+    t.after(() => server.stop())
+    const peer = await server.peer()
+    await peer.handshake()
+    peer.socket.send(Buffer.from([0x48, 0xff, 0xfe]), { binary: false })
+    assert.equal((await peer.closed(5000)).code, 1007)
+    await waitFor(() => server.events.length > 0, 'the session to lose its socket', 5000)
+    assert.ok(server.logs.some((line) => line.msg === 'websocket peer broke a protocol rule or limit'), 'the connection logged it')
+    assert.ok(!server.logs.some((line) => line.msg === 'websocket error during the reliable handshake'), 'the handshake did not')
   })
 })
 
