@@ -55,10 +55,15 @@ describe('handshake metrics name the route pattern', () => {
     const first = await openPeer(url)
     t.after(() => first.terminate())
     const welcome = await first.handshake()
+    // A fresh hello refused: a limit hit, but no resume outcome.
+    const fresh = await openPeer(url)
+    fresh.sendRaw(helloFrame())
+    assert.equal((await fresh.closed(5000)).code, CloseCode.SESSION_SHED)
     const second = await openPeer(url)
     second.sendRaw(helloFrame({ resume: { ...resumeOf(welcome), sessionId: 'unknown-session-id-000' } }))
     assert.equal((await second.closed(5000)).code, CloseCode.SESSION_SHED)
-    assert.deepEqual(recorder.of('limitHit').map((m) => [m.route, m.code, m.limit]), [['/room/:name', CloseCode.SESSION_SHED, 'maxTotalBytes']])
+    const hit = ['/room/:name', CloseCode.SESSION_SHED, 'maxTotalBytes']
+    assert.deepEqual(recorder.of('limitHit').map((m) => [m.route, m.code, m.limit]), [hit, hit])
     assert.deepEqual(recorder.of('resumeOutcome').map((m) => [m.route, m.outcome, m.code]), [['/room/:name', 'refused', CloseCode.SESSION_SHED]])
   })
 })

@@ -97,4 +97,41 @@ describe('the memory budget', () => {
     assert.equal(line?.limit, 'maxTotalBytes')
     assert.equal(typeof line?.usedBytes, 'number')
   })
+
+  test('a session resumed on this node needs no room: the budget is not asked, nothing is shed', async (t) => {
+    const least = SESSION_OVERHEAD + MESSAGE_OVERHEAD + 1
+    const server = await startReliableServer({ reliable: true }, { sessionBudget: { maxTotalBytes: least, maxSessionBytes: least } })
+    t.after(() => server.stop())
+    const first = await server.peer()
+    const welcome = await first.handshake()
+    first.terminate()
+    await waitFor(() => server.events.includes('suspend'), 'the session to be suspended', 5000)
+    const back = await server.peer()
+    assert.equal((await back.handshake(resumeOf(welcome))).resumed, true)
+    // The budget holds no room for an echo: an ack proves the session reads.
+    back.sendData(1, 'still here')
+    assert.equal((await back.nextOfType('A', 5000)).raw, 'A1')
+    assert.deepEqual(server.events, ['suspend', 'resume'])
+  })
+
+  test('a session taken over from the store that does not fit is refused with 4507 and released, not deleted', async (t) => {
+    const least = SESSION_OVERHEAD + MESSAGE_OVERHEAD + 1
+    const store = faultyStore(new MemorySessionStore())
+    const nodeA = await startReliableServer({ reliable: true }, { sessionStore: store })
+    t.after(() => nodeA.stop())
+    const nodeB = await startReliableServer({ reliable: true }, { sessionStore: store, sessionBudget: { maxTotalBytes: least, maxSessionBytes: least } })
+    t.after(() => nodeB.stop())
+    const onA = await nodeA.peer()
+    const welcome = await onA.handshake()
+    onA.terminate()
+    await waitFor(() => nodeA.events.includes('suspend'), 'the session to be suspended on node A', 5000)
+    await (await nodeB.peer()).handshake() // fills node B's budget
+    const releasesBefore = store.calls.release
+    const refused = await nodeB.peer()
+    refused.sendRaw(helloFrame({ resume: resumeOf(welcome) }))
+    assert.equal((await refused.closed(5000)).code, CloseCode.SESSION_SHED)
+    await waitFor(() => store.calls.release === releasesBefore + 1, 'the claimed session to be released', 5000)
+    assert.equal(store.calls.delete, 0)
+    assert.ok(await store.inner.get(welcome.sessionId) !== undefined, 'the session is still in the store')
+  })
 })
