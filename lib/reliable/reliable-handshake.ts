@@ -210,6 +210,7 @@ async function answerHello (pending: PendingHello, data: RawData, isBinary: bool
   let state: SessionState | undefined
   let clientDelivered = 0
   let previousOwner: string | undefined
+  let handBack: (() => Promise<void>) | undefined
 
   const route = routeIdentity(request)
   // Every welcome hands out a new token; the store keeps only its hash.
@@ -228,10 +229,11 @@ async function answerHello (pending: PendingHello, data: RawData, isBinary: bool
       state = outcome.state
       clientDelivered = outcome.delivered
       previousOwner = outcome.previousOwner
+      handBack = outcome.handBack
     }
   }
   if (socket.readyState !== 1) {
-    if (state !== undefined) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
+    await handBack?.()
     return
   }
   const resumed = state !== undefined
@@ -245,7 +247,7 @@ async function answerHello (pending: PendingHello, data: RawData, isBinary: bool
     publishHandshakeLimitHit(server.serverId, routePath(request), CloseCode.SESSION_SHED, 'maxTotalBytes')
     if (hello.resume !== undefined) publishResumeOutcome(server.serverId, routePath(request), 'refused', CloseCode.SESSION_SHED)
     closeWith(socket, CloseCode.SESSION_SHED, CloseReason[CloseCode.SESSION_SHED])
-    if (resumed) await store.release(state.sessionId, ownerId, reliable.sessionTimeout)
+    if (handBack !== undefined) await handBack()
     else await store.delete(state.sessionId, ownerId)
     return
   }

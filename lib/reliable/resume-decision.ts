@@ -17,7 +17,11 @@ import { sessionTag } from './session-tag.js'
 export type ResumeOutcome =
   | { kind: 'refuse', code: number, reason: string }
   | { kind: 'new' }
-  | { kind: 'claimed', state: SessionState, delivered: number, previousOwner: string }
+  | {
+    kind: 'claimed', state: SessionState, delivered: number, previousOwner: string
+    /** The handshake failed after the claim: give the session back as it was, with the client's token ([R-RS-4]). */
+    handBack: () => Promise<void>
+  }
 
 /** What the decision needs to know about the resuming connection. */
 export interface ResumeAttempt {
@@ -70,22 +74,27 @@ export async function decideResume (
     return { kind: 'refuse', ...refusal }
   }
   if (claim.status !== 'claimed') return { kind: 'new' }
+  // Hand the session back exactly as it was: previous owner, previous token, previous expiry.
+  // The claim rotated the token to one only a welcome would carry, so without this the client's
+  // next resume would be refused with 4403.
+  const handBack = async (): Promise<void> => {
+    await store.claim({
+      sessionId: resume.sessionId,
+      epoch: resume.epoch,
+      tokenHash: attempt.nextTokenHash,
+      route: attempt.route,
+      principal: attempt.principal,
+      ownerId: claim.previousOwner,
+      nextTokenHash: tokenHash
+    })
+    if (!claim.previousAttached) await store.release(resume.sessionId, claim.previousOwner, attempt.sessionTimeout)
+  }
   const position = localSession(sessions, resume.sessionId)?.outboundState ??
     { acked: claim.state.serverAcked, lastSeq: claim.state.serverSeq }
   if (resume.delivered >= position.acked && resume.delivered <= position.lastSeq) {
-    return { kind: 'claimed', state: claim.state, delivered: resume.delivered, previousOwner: claim.previousOwner }
+    return { kind: 'claimed', state: claim.state, delivered: resume.delivered, previousOwner: claim.previousOwner, handBack }
   }
-  // Hand the session back exactly as it was: previous owner, previous token, previous expiry.
-  await store.claim({
-    sessionId: resume.sessionId,
-    epoch: resume.epoch,
-    tokenHash: attempt.nextTokenHash,
-    route: attempt.route,
-    principal: attempt.principal,
-    ownerId: claim.previousOwner,
-    nextTokenHash: tokenHash
-  })
-  if (!claim.previousAttached) await store.release(resume.sessionId, claim.previousOwner, attempt.sessionTimeout)
+  await handBack()
   return outcomeOfPosition(request, resume, position)
 }
 

@@ -120,6 +120,13 @@ describe('reliable handshake against an untimely store or client', () => {
     assert.deepEqual(store.released, [welcome.sessionId], 'the claimed session is released for its expiry')
     assert.deepEqual(server.events, ['suspend'], 'the session is not resumed on a socket that is gone')
     assert.equal(server.connections.length, 1)
+
+    // [R-RS-4]: the failed attempt left the session as it was, token included: the client resumes
+    // with the token it holds (the claim had rotated it to one no welcome ever carried).
+    const back = await server.peer()
+    const resumed = await back.handshake(resumeOf(welcome))
+    assert.equal(resumed.resumed, true)
+    assert.equal(resumed.sessionId, welcome.sessionId)
   })
 
   test('a client that leaves while its resume of an unknown session is in the store: nothing fails, nothing is created', async (t) => {
