@@ -1,0 +1,385 @@
+import { describe, it, beforeEach, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import WebSocket from 'ws'
+import { ReliableClient, ClientErrorCode, ReliableClientError, type ReliableClientOptions } from '../../lib/client/index.js'
+import { encodeData, encodeResponse } from '../../lib/protocol/frames.js'
+import { encodeWelcome } from '../../lib/protocol/handshake.js'
+import { SUBPROTOCOL } from '../../lib/protocol/version.js'
+import { ScriptedPeer, WELCOME_DEFAULTS, nextEvent, settle, startClient } from '../helpers/client-peer.js'
+
+/*
+ * What lib/client/client.ts does at its edges, found by mutation testing (docs/TESTING.md): the
+ * exact messages and codes of its errors, the url forms it takes, the frames it refuses from the
+ * server, and the timers it leaves behind.
+ */
+
+/** Offers `chat` after frws.v2, so that a server may select it and `ws` accepts the choice. */
+class ChatOfferingWebSocket extends WebSocket {
+  constructor (url: string) {
+    super(url, [SUBPROTOCOL, 'chat'])
+  }
+}
+
+/** Real timers that remember which are still pending. */
+function trackedTimers (): { pending: Set<unknown>, options: Pick<ReliableClientOptions, 'setTimeout' | 'clearTimeout'> } {
+  const pending = new Set<unknown>()
+  return {
+    pending,
+    options: {
+      setTimeout: (fn: () => void, ms: number) => {
+        const handle = setTimeout(() => { pending.delete(handle); fn() }, ms)
+        pending.add(handle)
+        return handle
+      },
+      clearTimeout: (handle: unknown) => {
+        pending.delete(handle)
+        clearTimeout(handle as NodeJS.Timeout)
+      }
+    }
+  }
+}
+
+describe('client.ts at its edges', () => {
+  let peer: ScriptedPeer
+  let clients: ReliableClient[] = []
+
+  function client (options: ReliableClientOptions = {}, url: ConstructorParameters<typeof ReliableClient>[0] = peer.url): ReliableClient {
+    const created = startClient(url as string, options)
+    clients.push(created)
+    return created
+  }
+
+  beforeEach(async () => { peer = await ScriptedPeer.start() })
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()))
+    clients = []
+    await peer.close()
+  })
+
+  it('refuses a url that is neither a string, a URL nor a function, saying so', () => {
+    assert.throws(() => new ReliableClient(42 as unknown as string, { WebSocket }), (error: unknown) => {
+      assert.ok(error instanceof ReliableClientError)
+      assert.equal(error.code, ClientErrorCode.INVALID_OPTION)
+      assert.equal(error.message, 'url must be a string, a URL or a function returning one')
+      return true
+    })
+  })
+
+  it('connects to a URL object, to what a function returns and to what an async function resolves to', async () => {
+    for (const url of [new URL(peer.url), () => peer.url, async () => new URL(peer.url)]) {
+      const c = client({}, url as never)
+      const conn = await peer.nextConnection()
+      const opened = nextEvent(c, 'open')
+      await conn.handshake()
+      await opened
+      assert.equal(c.state, 'open')
+    }
+  })
+
+  for (const kind of ['throws', 'rejects'] as const) {
+    it(`reports a url function that ${kind} as FRWS_ERR_CLIENT_CONNECTION, without a close event, and retries`, async () => {
+      let calls = 0
+      const failure = new Error('no token yet')
+      const url = kind === 'throws'
+        ? () => { if (calls++ === 0) throw failure; return peer.url }
+        : async () => { if (calls++ === 0) throw failure; return peer.url }
+      let closes = 0
+      const c = client({}, url as never)
+      c.on('close', () => { closes++ })
+      const reported = nextEvent(c, 'error')
+      const reconnected = nextEvent(c, 'reconnecting')
+      const [error] = await reported
+      assert.ok(error instanceof ReliableClientError)
+      assert.equal(error.code, ClientErrorCode.CONNECTION)
+      assert.equal(error.message, 'The url function failed: no token yet')
+      assert.equal(error.cause, failure)
+      const [reconnecting] = await reconnected
+      assert.deepEqual(reconnecting.closeInfo, { code: 1006, reason: 'url function failed' })
+      assert.equal(reconnecting.attempt, 1)
+      assert.equal(c.state, 'connecting', 'no handshake yet')
+      const conn = await peer.nextConnection()
+      const opened = nextEvent(c, 'open')
+      await conn.handshake()
+      await opened
+      assert.equal(calls, 2)
+      assert.equal(closes, 0, 'no socket was open when the url function failed')
+    })
+  }
+
+  it('gives up at once on a url the WebSocket constructor refuses, naming it', async () => {
+    const c = new ReliableClient('not a url', { WebSocket })
+    clients.push(c)
+    const pending = c.send('never')
+    const [end] = await nextEvent(c, 'end')
+    assert.equal(end.code, 1006)
+    assert.equal(end.reason, 'cannot open a WebSocket')
+    assert.ok(end.error instanceof ReliableClientError)
+    assert.equal(end.error.code, ClientErrorCode.GAVE_UP)
+    assert.equal(end.error.closeCode, 1006)
+    assert.match(end.error.message, /^Cannot open a WebSocket to not a url: \S/)
+    assert.ok(end.error.cause instanceof Error)
+    assert.equal(c.state, 'closed')
+    assert.equal((await settle(pending)).error, end.error)
+  })
+
+  it('ends with FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE naming the subprotocol the server selected, and closes with 1000', async () => {
+    const chatPeer = new (await import('ws')).WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'chat' })
+    await new Promise<void>((resolve) => chatPeer.once('listening', resolve))
+    const address = chatPeer.address() as { port: number }
+    const serverClosed = new Promise<{ code: number, reason: string }>((resolve) => {
+      chatPeer.once('connection', (socket) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    })
+    try {
+      const c = new ReliableClient(`ws://127.0.0.1:${address.port}/ws`, { WebSocket: ChatOfferingWebSocket })
+      clients.push(c)
+      const [end] = await nextEvent(c, 'end')
+      assert.deepEqual({ code: end.code, reason: end.reason }, { code: 1000, reason: 'not a reliable route' })
+      assert.equal(end.error?.code, ClientErrorCode.NOT_RELIABLE_ROUTE)
+      assert.equal(end.error?.closeCode, 1000)
+      assert.equal(end.error?.message, 'Not a reliable route: the server selected the subprotocol "chat" (expected "frws.v2"). ' +
+        'Declare the route with { reliable: true }, or check the URL.')
+      assert.deepEqual(await serverClosed, { code: 1000, reason: 'not a reliable route' })
+    } finally {
+      for (const socket of chatPeer.clients) socket.terminate()
+      await new Promise<void>((resolve) => chatPeer.close(() => resolve()))
+    }
+  })
+
+  it('reports a WebSocket error with its message, then reconnects', async () => {
+    // A port that was just free: nothing listens there.
+    const closedPeer = await ScriptedPeer.start()
+    const deadUrl = closedPeer.url
+    await closedPeer.close()
+    let calls = 0
+    const c = client({}, () => (calls++ === 0 ? deadUrl : peer.url))
+    const reported = nextEvent(c, 'error')
+    const closing = nextEvent(c, 'close')
+    const [error] = await reported
+    assert.ok(error instanceof ReliableClientError)
+    assert.equal(error.code, ClientErrorCode.CONNECTION)
+    assert.match(error.message, /^WebSocket error: \S/)
+    assert.match(error.message, /ECONNREFUSED/)
+    assert.notEqual(error.cause, undefined)
+    const [closed] = await closing
+    assert.equal(closed.willReconnect, true)
+    const conn = await peer.nextConnection()
+    await conn.handshake()
+    await nextEvent(c, 'open')
+  })
+
+  it('closes with 4408 and a reason naming handshakeTimeout when no welcome comes', async () => {
+    const c = client({ handshakeTimeout: 150 })
+    const conn = await peer.nextConnection()
+    assert.equal((await conn.next()).type, 'H')
+    const [closed] = await nextEvent(c, 'close')
+    assert.deepEqual({ code: closed.code, reason: closed.reason }, { code: 4408, reason: 'no welcome within handshakeTimeout (150 ms)' })
+    assert.deepEqual(await conn.closed, { code: 4408, reason: 'no welcome within handshakeTimeout (150 ms)' })
+  })
+
+  describe('frames the server must not send', () => {
+    async function refused (send: (conn: Awaited<ReturnType<ScriptedPeer['nextConnection']>>) => void, welcome = true, maxPayload = 100): Promise<{ error: ReliableClientError, closed: { code: number, reason: string } }> {
+      const c = client()
+      const conn = await peer.nextConnection()
+      if (welcome) {
+        const opened = nextEvent(c, 'open')
+        await conn.handshake({ maxPayload })
+        await opened
+      } else {
+        await conn.next()
+      }
+      const reported = nextEvent(c, 'error')
+      send(conn)
+      const [error] = await reported
+      assert.ok(error instanceof ReliableClientError)
+      assert.equal(error.code, ClientErrorCode.PROTOCOL)
+      return { error, closed: await conn.closed }
+    }
+
+    it('a data frame first, instead of the welcome', async () => {
+      const { error, closed } = await refused((conn) => conn.send(encodeData(1, 'early')), false)
+      assert.equal(error.message, "The server broke the protocol: expected a welcome frame first, got a 'D' frame")
+      assert.equal(error.closeCode, 4400)
+      assert.deepEqual(closed, { code: 4400, reason: "expected a welcome frame first, got a 'D' frame" })
+    })
+
+    it('a second welcome', async () => {
+      const { error, closed } = await refused((conn) => conn.welcome(), true, 4096)
+      assert.equal(error.message, 'The server broke the protocol: unexpected welcome frame after the handshake')
+      assert.deepEqual(closed, { code: 4400, reason: 'unexpected welcome frame after the handshake' })
+    })
+
+    it('a welcome of an unsupported version keeps its close code 4426', async () => {
+      const { error, closed } = await refused((conn) => conn.send(encodeWelcome({ ...WELCOME_DEFAULTS }).replace('"version":2', '"version":9')), false)
+      assert.equal(error.closeCode, 4426)
+      assert.equal(closed.code, 4426)
+    })
+
+    it('a welcome over the handshake frame limit goes out as 4400, not 1009, which a browser may not send', async () => {
+      const huge = encodeWelcome({ ...WELCOME_DEFAULTS, sessionId: 's'.repeat(5000) })
+      const { error, closed } = await refused((conn) => conn.send(huge), false)
+      assert.equal(error.closeCode, 4400)
+      assert.equal((error.cause as { closeCode?: number }).closeCode, 1009)
+      assert.equal(closed.code, 4400)
+    })
+
+    for (const [what, frame, bytes] of [
+      ['a text frame', 'x'.repeat(101), 101],
+      ['a text frame short in characters but long in bytes', 'é'.repeat(51), 102],
+      ['a binary frame', new Uint8Array(101), 101]
+    ] as const) {
+      it(`${what} over the welcome's maxPayload, naming its size`, async () => {
+        const { error, closed } = await refused((conn) => conn.send(frame))
+        assert.equal(error.message, `The server broke the protocol: a frame of ${bytes} bytes exceeds maxPayload (100)`)
+        assert.deepEqual(closed, { code: 4400, reason: `a frame of ${bytes} bytes exceeds maxPayload (100)` })
+      })
+    }
+  })
+
+  it('takes frames of exactly maxPayload bytes, text and binary, and tells them apart', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ maxPayload: 100 })
+    await opened
+    const received: Array<[unknown, boolean]> = []
+    c.on('message', (data, isBinary) => { received.push([data, isBinary]) })
+    // 'é' is 2 bytes: 40 characters that the length test alone would take for 40 bytes.
+    const textOverhead = Buffer.byteLength(encodeData(1, '') as string)
+    const text = 'é'.repeat(40) + 'x'.repeat(100 - textOverhead - 80)
+    assert.equal(Buffer.byteLength(encodeData(1, text) as string), 100)
+    const binaryOverhead = (encodeData(2, new Uint8Array(0)) as Uint8Array).byteLength
+    const bytes = new Uint8Array(100 - binaryOverhead).fill(7)
+    assert.equal((encodeData(2, bytes) as Uint8Array).byteLength, 100)
+    const both = new Promise<void>((resolve) => c.on('message', () => { if (received.length === 2) resolve() }))
+    conn.send(encodeData(1, text))
+    conn.send(encodeData(2, bytes))
+    await both
+    assert.deepEqual(received[0], [text, false])
+    assert.deepEqual(received[1], [bytes, true])
+    assert.equal(c.state, 'open')
+  })
+
+  it('answers a ping with a pong of the same token and ignores a pong', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    conn.send('frws:pong:unasked')
+    conn.send('frws:ping:tok-1')
+    assert.equal(await conn.nextRaw(), 'frws:pong:tok-1')
+    assert.equal(c.state, 'open')
+  })
+
+  it('flushes its pending ack before the close frame of close()', async () => {
+    const c = client({}, peer.url)
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ ackInterval: 60_000, ackEvery: 64 })
+    await opened
+    const delivered = nextEvent(c, 'message')
+    conn.send(encodeData(1, 'one'))
+    await delivered
+    await c.close()
+    assert.deepEqual(await conn.next(), { type: 'A', seq: 1 })
+    assert.deepEqual(await conn.closed, { code: 1000, reason: '' })
+  })
+
+  it('closes with 1000 by default, cuts a long reason to 123 bytes, and emits close then end', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const events: string[] = []
+    c.on('close', (info) => { events.push(`close ${info.code} ${info.reason.length} ${String(info.willReconnect)}`) })
+    c.on('end', (info) => { events.push(`end ${info.code} ${info.reason.length} ${String(info.error)}`) })
+    const first = c.close(undefined, 'r'.repeat(200))
+    assert.deepEqual(events, ['close 1000 123 false', 'end 1000 123 undefined'])
+    assert.equal(c.close(4000), first, 'a second close returns the same promise')
+    await first
+    assert.deepEqual(await conn.closed, { code: 1000, reason: 'r'.repeat(123) })
+    const after = await settle(c.send('late'))
+    assert.equal((after.error as ReliableClientError).code, ClientErrorCode.CLOSED)
+    assert.equal((after.error as ReliableClientError).message, 'The client was closed')
+  })
+
+  it('closed while waiting to reconnect: emits end but no close, and leaves no timer behind', async () => {
+    const timers = trackedTimers()
+    const c = client({ ...timers.options, baseDelay: 60_000, maxDelay: 60_000 })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const reconnecting = nextEvent(c, 'reconnecting')
+    conn.terminate()
+    const [wait] = await reconnecting
+    assert.ok(wait.delay > 0)
+    assert.equal(c.state, 'reconnecting')
+    let closes = 0
+    c.on('close', () => { closes++ })
+    const ended = nextEvent(c, 'end')
+    await c.close(4000, 'bye')
+    const [end] = await ended
+    assert.deepEqual({ code: end.code, reason: end.reason, error: end.error }, { code: 4000, reason: 'bye', error: undefined })
+    assert.equal(closes, 0)
+    assert.equal(timers.pending.size, 0, 'the reconnect timer was cleared')
+  })
+
+  it('leaves no timer behind for a send with timeout Infinity or one acknowledged in time, and for a settled request', async () => {
+    const timers = trackedTimers()
+    const c = client(timers.options)
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ ackInterval: 60_000, ackEvery: 1 })
+    await opened
+    const before = timers.pending.size
+    const forever = c.send('a', { timeout: Infinity })
+    const bounded = c.send('b', { timeout: 60_000 })
+    assert.equal(timers.pending.size, before + 1, 'only the bounded send started a timer')
+    await conn.nextNonAck()
+    await conn.nextNonAck()
+    conn.send('A2')
+    await forever
+    await bounded
+    assert.equal(timers.pending.size, before)
+    const asked = c.request('q', { timeout: 60_000 })
+    const request = await conn.nextNonAck()
+    assert.equal(timers.pending.size, before + 1)
+    conn.send(encodeResponse(1, request.seq, 'answer'))
+    assert.equal(await asked, 'answer')
+    assert.equal(timers.pending.size, before, 'the request timer was cleared')
+  })
+
+  it('names the timeout in the errors of a send and a request that time out', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const sent = await settle(c.send('unacked', { timeout: 30 }))
+    assert.equal((sent.error as ReliableClientError).code, ClientErrorCode.ACK_TIMEOUT)
+    assert.equal((sent.error as ReliableClientError).message,
+      'No acknowledgement within 30 ms; the message stays queued and may still be delivered')
+    const asked = await settle(c.request('unanswered', { timeout: 40 }))
+    assert.equal((asked.error as ReliableClientError).code, ClientErrorCode.REQUEST_TIMEOUT)
+    assert.equal((asked.error as ReliableClientError).message, 'No response within 40 ms')
+  })
+
+  it('uses the client option requestTimeout when request() has none', async () => {
+    const c = client({ requestTimeout: 40 })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const asked = await settle(c.request('unanswered'))
+    assert.equal((asked.error as ReliableClientError).message, 'No response within 40 ms')
+  })
+
+  it('rejects a request after the end with the error the client ended with', async () => {
+    const c = client()
+    await c.close()
+    const asked = await settle(c.request('late'))
+    assert.equal((asked.error as ReliableClientError).code, ClientErrorCode.CLOSED)
+  })
+})
