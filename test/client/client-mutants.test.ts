@@ -1,6 +1,6 @@
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
 import { ReliableClient, ClientErrorCode, ReliableClientError, type ReliableClientOptions } from '../../lib/client/index.js'
 import { encodeData, encodeResponse } from '../../lib/protocol/frames.js'
 import { encodeWelcome } from '../../lib/protocol/handshake.js'
@@ -19,6 +19,45 @@ class ChatOfferingWebSocket extends WebSocket {
     super(url, [SUBPROTOCOL, 'chat'])
   }
 }
+
+/** Offers no subprotocol, as a browser may open when the server selects none. */
+class NothingOfferingWebSocket extends WebSocket {
+  constructor (url: string) {
+    super(url)
+  }
+}
+
+/** Counts the sockets the client constructs. */
+function countingWebSocket (): { count: () => number, WebSocket: typeof WebSocket } {
+  let constructed = 0
+  class Counting extends WebSocket {
+    constructor (url: string, protocols?: string[]) {
+      constructed++
+      super(url, protocols)
+    }
+  }
+  return { count: () => constructed, WebSocket: Counting }
+}
+
+/** A `ws` server on 127.0.0.1 selecting what `select` returns; reports how its first socket closed. */
+async function selectingServer (select: () => string | false): Promise<{ url: string, closed: Promise<{ code: number, reason: string }>, stop: () => Promise<void> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: select })
+  await new Promise<void>((resolve) => server.once('listening', resolve))
+  const closed = new Promise<{ code: number, reason: string }>((resolve) => {
+    server.once('connection', (socket) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  })
+  return {
+    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
+    closed,
+    stop: async () => {
+      for (const socket of server.clients) socket.terminate()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+/** One turn of the event loop: every microtask queued before it has run. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /** Real timers that remember which are still pending. */
 function trackedTimers (): { pending: Set<unknown>, options: Pick<ReliableClientOptions, 'setTimeout' | 'clearTimeout'> } {
@@ -122,28 +161,30 @@ describe('client.ts at its edges', () => {
     assert.equal((await settle(pending)).error, end.error)
   })
 
-  it('ends with FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE naming the subprotocol the server selected, and closes with 1000', async () => {
-    const chatPeer = new (await import('ws')).WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'chat' })
-    await new Promise<void>((resolve) => chatPeer.once('listening', resolve))
-    const address = chatPeer.address() as { port: number }
-    const serverClosed = new Promise<{ code: number, reason: string }>((resolve) => {
-      chatPeer.once('connection', (socket) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  const NOT_RELIABLE = (what: string): string => `Not a reliable route: the server selected ${what} (expected "frws.v2"). ` +
+    'Declare the route with { reliable: true }, or check the URL.'
+
+  for (const [title, select, WebSocketImpl, what] of [
+    ['the subprotocol the server selected', () => 'chat', ChatOfferingWebSocket, 'the subprotocol "chat"'],
+    ['no subprotocol, with a socket that opens without one', () => false, NothingOfferingWebSocket, 'no subprotocol'],
+    ['no subprotocol, with ws failing the handshake itself', () => false, WebSocket, 'no subprotocol']
+  ] as const) {
+    it(`ends with FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE naming ${title}`, async () => {
+      const server = await selectingServer(select)
+      try {
+        const c = new ReliableClient(server.url, { WebSocket: WebSocketImpl })
+        clients.push(c)
+        const [end] = await nextEvent(c, 'end')
+        assert.deepEqual({ code: end.code, reason: end.reason }, { code: 1000, reason: 'not a reliable route' })
+        assert.equal(end.error?.code, ClientErrorCode.NOT_RELIABLE_ROUTE)
+        assert.equal(end.error?.closeCode, 1000)
+        assert.equal(end.error?.message, NOT_RELIABLE(what))
+        if (WebSocketImpl !== WebSocket) assert.deepEqual(await server.closed, { code: 1000, reason: 'not a reliable route' })
+      } finally {
+        await server.stop()
+      }
     })
-    try {
-      const c = new ReliableClient(`ws://127.0.0.1:${address.port}/ws`, { WebSocket: ChatOfferingWebSocket })
-      clients.push(c)
-      const [end] = await nextEvent(c, 'end')
-      assert.deepEqual({ code: end.code, reason: end.reason }, { code: 1000, reason: 'not a reliable route' })
-      assert.equal(end.error?.code, ClientErrorCode.NOT_RELIABLE_ROUTE)
-      assert.equal(end.error?.closeCode, 1000)
-      assert.equal(end.error?.message, 'Not a reliable route: the server selected the subprotocol "chat" (expected "frws.v2"). ' +
-        'Declare the route with { reliable: true }, or check the URL.')
-      assert.deepEqual(await serverClosed, { code: 1000, reason: 'not a reliable route' })
-    } finally {
-      for (const socket of chatPeer.clients) socket.terminate()
-      await new Promise<void>((resolve) => chatPeer.close(() => resolve()))
-    }
-  })
+  }
 
   it('reports a WebSocket error with its message, then reconnects', async () => {
     // A port that was just free: nothing listens there.
@@ -381,5 +422,101 @@ describe('client.ts at its edges', () => {
     await c.close()
     const asked = await settle(c.request('late'))
     assert.equal((asked.error as ReliableClientError).code, ClientErrorCode.CLOSED)
+  })
+  it('names the code close() refuses', () => {
+    const c = client()
+    assert.throws(() => c.close(1001), { code: ClientErrorCode.INVALID_ARGUMENT, message: 'close code must be 1000 or 3000-4999, received 1001' })
+  })
+
+  it('idle after a 4000 before any welcome: a send connects again, still as connecting', async () => {
+    const c = client()
+    const first = await peer.nextConnection()
+    await first.next()
+    const closing = nextEvent(c, 'close')
+    first.socket.close(4000, 'idle timeout')
+    const [closed] = await closing
+    assert.equal(closed.willReconnect, false)
+    assert.equal(c.state, 'idle')
+    const sent = c.send('wake up')
+    assert.equal(c.state, 'connecting', 'never opened, so not reconnecting')
+    const second = await peer.nextConnection()
+    await second.handshake()
+    assert.equal((await second.nextNonAck()).payload, 'wake up')
+    second.send('A1')
+    await sent
+  })
+
+  it('opens no socket for an async url that resolves after close(), and reports no failure of one that rejects after it', async () => {
+    const counting = countingWebSocket()
+    let resolveUrl: (url: string) => void = () => {}
+    const late = new ReliableClient(() => new Promise<string>((resolve) => { resolveUrl = resolve }), { WebSocket: counting.WebSocket })
+    await turn()
+    await late.close()
+    resolveUrl(peer.url)
+    await turn()
+    assert.equal(counting.count(), 0)
+
+    let rejectUrl: (error: Error) => void = () => {}
+    const failing = new ReliableClient(() => new Promise<string>((_resolve, reject) => { rejectUrl = reject }), { WebSocket: counting.WebSocket })
+    const errors: unknown[] = []
+    failing.on('error', (error) => errors.push(error))
+    await turn()
+    await failing.close()
+    rejectUrl(new Error('too late'))
+    await turn()
+    assert.deepEqual(errors, [])
+    assert.equal(failing.state, 'closed')
+    assert.equal(counting.count(), 0)
+  })
+
+  it('starts no timer for a request with timeout Infinity, nor with requestTimeout Infinity', async () => {
+    const timers = trackedTimers()
+    const c = client({ ...timers.options, requestTimeout: Infinity })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ ackEvery: 1 })
+    await opened
+    const before = timers.pending.size
+    const first = c.request('q1', { timeout: Infinity })
+    const second = c.request('q2')
+    assert.equal(timers.pending.size, before)
+    const q1 = await conn.nextNonAck()
+    const q2 = await conn.nextNonAck()
+    conn.send(encodeResponse(1, q1.seq, 'a1'))
+    conn.send(encodeResponse(2, q2.seq, 'a2'))
+    assert.deepEqual([await first, await second], ['a1', 'a2'])
+  })
+
+  it('sends no resumed event after continuityLost when a listener closed the client', async () => {
+    const c = client()
+    const first = await peer.nextConnection()
+    await first.handshake()
+    await nextEvent(c, 'open')
+    const closing = nextEvent(c, 'close')
+    first.terminate()
+    await closing
+    let resumed = 0
+    c.on('resumed', () => { resumed++ })
+    c.on('continuityLost', () => { void c.close() })
+    const ended = nextEvent(c, 'end')
+    const second = await peer.nextConnection()
+    await second.handshake({ sessionId: 'session-2', epoch: 'epoch-2', resumed: false })
+    await ended
+    assert.equal(resumed, 0)
+  })
+
+  it('starts no ack timer for a message whose listener closed the client', async () => {
+    const timers = trackedTimers()
+    const c = client(timers.options)
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ ackInterval: 60_000 })
+    await opened
+    c.on('message', () => { void c.close() })
+    const ended = nextEvent(c, 'end')
+    conn.send(encodeData(1, 'last'))
+    await ended
+    assert.equal(timers.pending.size, 0)
+    assert.deepEqual(await conn.next(), { type: 'A', seq: 1 }, 'close() acknowledged it')
   })
 })
