@@ -28,10 +28,10 @@ class NothingOfferingWebSocket extends WebSocket {
 }
 
 /** Counts the sockets the client constructs. */
-function countingWebSocket (): { count: () => number, WebSocket: typeof WebSocket } {
+function countingWebSocket (): { count: () => number, WebSocket: new (url: string, protocols?: string | string[]) => WebSocket } {
   let constructed = 0
   class Counting extends WebSocket {
-    constructor (url: string, protocols?: string[]) {
+    constructor (url: string, protocols?: string | string[]) {
       constructed++
       super(url, protocols)
     }
@@ -165,9 +165,9 @@ describe('client.ts at its edges', () => {
     'Declare the route with { reliable: true }, or check the URL.'
 
   for (const [title, select, WebSocketImpl, what] of [
-    ['the subprotocol the server selected', () => 'chat', ChatOfferingWebSocket, 'the subprotocol "chat"'],
-    ['no subprotocol, with a socket that opens without one', () => false, NothingOfferingWebSocket, 'no subprotocol'],
-    ['no subprotocol, with ws failing the handshake itself', () => false, WebSocket, 'no subprotocol']
+    ['the subprotocol the server selected', (): string | false => 'chat', ChatOfferingWebSocket, 'the subprotocol "chat"'],
+    ['no subprotocol, with a socket that opens without one', (): string | false => false, NothingOfferingWebSocket, 'no subprotocol'],
+    ['no subprotocol, with ws failing the handshake itself', (): string | false => false, WebSocket, 'no subprotocol']
   ] as const) {
     it(`ends with FRWS_ERR_CLIENT_NOT_RELIABLE_ROUTE naming ${title}`, async () => {
       const server = await selectingServer(select)
