@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AckScheduler } from '../../lib/protocol/ack-scheduler.js'
+import { parsePing, parsePong } from '../../lib/protocol/app-ping.js'
 import {
   DEFAULT_ACK_EVERY, DEFAULT_ACK_INTERVAL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_UNACKED, DEFAULT_MAX_UNACKED_BYTES,
   DEFAULT_SESSION_TIMEOUT
@@ -49,6 +50,15 @@ describe('version.ts', () => {
     assert.equal(answerSubprotocol(new Set(['frws.v1'])), 'frws.v1')
     assert.equal(answerSubprotocol(new Set(['chat', 'frws.v01'])), false)
     assert.equal(answerSubprotocol(new Set()), false)
+  })
+})
+
+describe('app-ping.ts', () => {
+  it('reads a token only after a colon: another character after ping or pong makes no frame of it', () => {
+    for (const text of ['frws:pingXabc', 'frws:ping abc', 'frws:ping;abc', 'frws:pingabc']) assert.equal(parsePing(text), undefined, text)
+    for (const text of ['frws:pongXabc', 'frws:pong-abc']) assert.equal(parsePong(text), undefined, text)
+    assert.equal(parsePing('frws:ping:abc'), 'abc')
+    assert.equal(parsePong('frws:pong:abc'), 'abc')
   })
 })
 
