@@ -2,7 +2,7 @@ import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket, { WebSocketServer } from 'ws'
 import { ReliableClient, ClientErrorCode, ReliableClientError, type ReliableClientOptions } from '../../lib/client/index.js'
-import { encodeData, encodeResponse } from '../../lib/protocol/frames.js'
+import { encodeData, encodeRequest, encodeResponse } from '../../lib/protocol/frames.js'
 import { encodeWelcome } from '../../lib/protocol/handshake.js'
 import { SUBPROTOCOL } from '../../lib/protocol/version.js'
 import { ScriptedPeer, WELCOME_DEFAULTS, nextEvent, settle, startClient } from '../helpers/client-peer.js'
@@ -241,6 +241,8 @@ describe('client.ts at its edges', () => {
       assert.equal(error.message, "The server broke the protocol: expected a welcome frame first, got a 'D' frame")
       assert.equal(error.closeCode, 4400)
       assert.deepEqual(closed, { code: 4400, reason: "expected a welcome frame first, got a 'D' frame" })
+      // The client closed it, so it does not take 4400 as the server's verdict: it connects again.
+      await peer.nextConnection()
     })
 
     it('a second welcome', async () => {
@@ -291,12 +293,16 @@ describe('client.ts at its edges', () => {
     const binaryOverhead = (encodeData(2, new Uint8Array(0)) as Uint8Array).byteLength
     const bytes = new Uint8Array(100 - binaryOverhead).fill(7)
     assert.equal((encodeData(2, bytes) as Uint8Array).byteLength, 100)
-    const both = new Promise<void>((resolve) => c.on('message', () => { if (received.length === 2) resolve() }))
+    const ascii = 'a'.repeat(100 - Buffer.byteLength(encodeData(3, '') as string))
+    assert.equal((encodeData(3, ascii) as string).length, 100)
+    const all = new Promise<void>((resolve) => c.on('message', () => { if (received.length === 3) resolve() }))
     conn.send(encodeData(1, text))
     conn.send(encodeData(2, bytes))
-    await both
+    conn.send(encodeData(3, ascii))
+    await all
     assert.deepEqual(received[0], [text, false])
     assert.deepEqual(received[1], [bytes, true])
+    assert.deepEqual(received[2], [ascii, false])
     assert.equal(c.state, 'open')
   })
 
@@ -518,5 +524,51 @@ describe('client.ts at its edges', () => {
     await ended
     assert.equal(timers.pending.size, 0)
     assert.deepEqual(await conn.next(), { type: 'A', seq: 1 }, 'close() acknowledged it')
+  })
+  it('stays closed when an error listener closes the client during a protocol error', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    await conn.next()
+    const closes: number[] = []
+    c.on('close', (info) => closes.push(info.code))
+    c.on('error', () => { void c.close(4000, 'enough') })
+    const ended = nextEvent(c, 'end')
+    conn.send(encodeData(1, 'before the welcome'))
+    await ended
+    assert.equal(c.state, 'closed')
+    assert.deepEqual(closes, [4000])
+    assert.equal((await conn.closed).code, 4000)
+  })
+
+  it('answers a request with an error naming why its answer could not be sent', async () => {
+    const c = client({ onRequest: () => 'x'.repeat(300) })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ maxPayload: 200 })
+    await opened
+    conn.send(encodeRequest(1, 'give me a lot'))
+    const answer = await conn.nextNonAck()
+    assert.equal(answer.type, 'E')
+    assert.equal(answer.ref, 1)
+    assert.match(String(answer.payload), /^The frame of 3\d\d bytes exceeds the server's maxPayload of 200 bytes$/)
+  })
+
+  it('drops the answer of an onRequest that settles after close()', async () => {
+    let answer: (value: string) => void = () => {}
+    let called: () => void = () => {}
+    const asked = new Promise<void>((resolve) => { called = resolve })
+    const c = client({ onRequest: () => new Promise<string>((resolve) => { answer = resolve; called() }) })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    conn.send(encodeRequest(1, 'slow question'))
+    await asked
+    const closed = conn.closed
+    await c.close()
+    await closed
+    answer('too late')
+    await turn()
+    assert.equal(c.bufferedCount, 0)
   })
 })
