@@ -571,4 +571,27 @@ describe('client.ts at its edges', () => {
     await turn()
     assert.equal(c.bufferedCount, 0)
   })
+  it('removes a listener with off() and with the function on() returns, and calls a once() listener once', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const seen: string[] = []
+    const viaOff = (data: unknown): void => { seen.push(`off:${String(data)}`) }
+    c.on('message', viaOff)
+    const remove = c.on('message', (data) => { seen.push(`on:${String(data)}`) })
+    c.once('message', (data) => { seen.push(`once:${String(data)}`) })
+    c.on('message', (data) => { seen.push(`kept:${String(data)}`) })
+    const next = (): Promise<unknown> => nextEvent(c, 'message')
+    let arrived = next()
+    conn.send(encodeData(1, 'a'))
+    await arrived
+    c.off('message', viaOff)
+    remove()
+    arrived = next()
+    conn.send(encodeData(2, 'b'))
+    await arrived
+    assert.deepEqual(seen, ['off:a', 'on:a', 'once:a', 'kept:a', 'kept:b'])
+  })
 })
