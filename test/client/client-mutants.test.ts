@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import WebSocket, { WebSocketServer } from 'ws'
 import { ReliableClient, ClientErrorCode, ReliableClientError, type ReliableClientOptions } from '../../lib/client/index.js'
 import { encodeData, encodeRequest, encodeResponse } from '../../lib/protocol/frames.js'
-import { encodeWelcome } from '../../lib/protocol/handshake.js'
+import { encodeHello, encodeWelcome } from '../../lib/protocol/handshake.js'
+import { zodChat } from '../messages/schemas.js'
 import { SUBPROTOCOL } from '../../lib/protocol/version.js'
 import { ScriptedPeer, WELCOME_DEFAULTS, nextEvent, settle, startClient } from '../helpers/client-peer.js'
 
@@ -593,5 +594,92 @@ describe('client.ts at its edges', () => {
     conn.send(encodeData(2, 'b'))
     await arrived
     assert.deepEqual(seen, ['off:a', 'on:a', 'once:a', 'kept:a', 'kept:b'])
+  })
+  it('refuses a hello frame from the server as one only a client sends', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const reported = nextEvent(c, 'error')
+    conn.send(encodeHello({ version: 2 }))
+    const [error] = await reported
+    assert.equal((error as ReliableClientError).message, 'The server broke the protocol: hello frame is sent by the client only')
+    assert.deepEqual(await conn.closed, { code: 4400, reason: 'hello frame is sent by the client only' })
+  })
+
+  it('reports a shouldRetry that throws as an error event', async () => {
+    const c = client({ shouldRetry: () => { throw new Error('boom') } })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const reported = nextEvent(c, 'error')
+    conn.socket.close(1011, 'crash')
+    const [error] = await reported
+    assert.equal((error as ReliableClientError).code, ClientErrorCode.GAVE_UP)
+    assert.equal((error as ReliableClientError).message, 'shouldRetry threw: Error: boom')
+  })
+
+  it('names the method in the error for a payload of the wrong type', async () => {
+    const c = client()
+    const sent = await settle(c.send(42 as unknown as string))
+    assert.equal((sent.error as ReliableClientError).message, 'send() takes a string, a Uint8Array or an ArrayBuffer')
+    const asked = await settle(c.request(42 as unknown as string))
+    assert.equal((asked.error as ReliableClientError).message, 'request() takes a string, a Uint8Array or an ArrayBuffer')
+  })
+
+  it('rejects a request over the server\'s maxPayload with FRWS_ERR_CLIENT_MESSAGE_TOO_BIG, without sending it', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ maxPayload: 100 })
+    await opened
+    const asked = await settle(c.request('x'.repeat(200), { timeout: 60_000 }))
+    assert.equal((asked.error as ReliableClientError).code, ClientErrorCode.MESSAGE_TOO_BIG)
+    assert.equal(c.bufferedCount, 0)
+    void c.send('marker')
+    assert.equal((await conn.nextNonAck()).payload, 'marker', 'the request never went out')
+  })
+
+  it('is closed already for close listeners during close()', async () => {
+    const c = client()
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake()
+    await opened
+    const states: string[] = []
+    c.on('close', () => states.push(c.state))
+    await c.close()
+    assert.deepEqual(states, ['closed'])
+  })
+
+  it('rejects a typed request whose response fails its schema, and reports it as an invalid response', async () => {
+    const c = new ReliableClient(peer.url, { WebSocket, messages: zodChat })
+    clients.push(c as unknown as ReliableClient)
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c as unknown as ReliableClient, 'open')
+    await conn.handshake()
+    await opened
+    const invalid: Array<{ kind: string }> = []
+    c.on('invalid', (info) => { invalid.push(info) })
+    const pending = settle(c.request({ sum: [1, 2] }))
+    const request = await conn.nextNonAck()
+    assert.equal(request.type, 'Q')
+    conn.send(encodeResponse(1, request.seq, JSON.stringify({ total: 'three' })))
+    const asked = await pending
+    assert.equal((asked.error as ReliableClientError).code, ClientErrorCode.INVALID_MESSAGE)
+    assert.match((asked.error as ReliableClientError).message, /^Invalid incoming message /)
+    assert.equal(invalid.length, 1)
+    assert.equal(invalid[0]?.kind, 'response')
+  })
+
+  it('rejects a send whose schema throws, with what it threw', async () => {
+    const boom = new Error('schema crashed')
+    const throwing = { '~standard': { version: 1 as const, vendor: 'test', validate: (): never => { throw boom } } }
+    const c = startClient(peer.url, { messages: { ...zodChat, fromClient: throwing } } as never)
+    clients.push(c)
+    const sent = await settle(c.send('anything'))
+    assert.equal(sent.error, boom)
   })
 })
