@@ -682,4 +682,25 @@ describe('client.ts at its edges', () => {
     const sent = await settle(c.send('anything'))
     assert.equal(sent.error, boom)
   })
+  it('drops the response to a typed request that timed out while queued offline, without reporting it', async () => {
+    const c = new ReliableClient(peer.url, { WebSocket, messages: zodChat })
+    clients.push(c as unknown as ReliableClient)
+    const invalid: unknown[] = []
+    c.on('invalid', (info) => { invalid.push(info) })
+    const conn = await peer.nextConnection()
+    await conn.next()
+    const asked = await settle(c.request({ sum: [1] }, { timeout: 1 }))
+    assert.equal((asked.error as ReliableClientError).code, ClientErrorCode.REQUEST_TIMEOUT)
+    const opened = nextEvent(c as unknown as ReliableClient, 'open')
+    conn.welcome()
+    await opened
+    const request = await conn.nextNonAck()
+    assert.equal(request.type, 'Q', 'a request that timed out still goes out: it was queued')
+    conn.send(encodeResponse(1, request.seq, JSON.stringify({ total: 'not a number' })))
+    // A data frame after the response proves the response was handled.
+    const marker = nextEvent(c as unknown as ReliableClient, 'message')
+    conn.send(encodeData(2, JSON.stringify({ type: 'said', text: 'after', at: 1 })))
+    await marker
+    assert.deepEqual(invalid, [])
+  })
 })
