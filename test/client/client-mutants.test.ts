@@ -346,6 +346,8 @@ describe('client.ts at its edges', () => {
     assert.deepEqual(events, ['close 1000 123 false', 'end 1000 123 undefined'])
     assert.equal(c.close(4000), first, 'a second close returns the same promise')
     await first
+    assert.deepEqual(events, ['close 1000 123 false', 'end 1000 123 undefined'], 'the socket closing later changes nothing')
+    assert.equal(c.state, 'closed')
     assert.deepEqual(await conn.closed, { code: 1000, reason: 'r'.repeat(123) })
     const after = await settle(c.send('late'))
     assert.equal((after.error as ReliableClientError).code, ClientErrorCode.CLOSED)
@@ -702,5 +704,42 @@ describe('client.ts at its edges', () => {
     conn.send(encodeData(2, JSON.stringify({ type: 'said', text: 'after', at: 1 })))
     await marker
     assert.deepEqual(invalid, [])
+  })
+  it('stays idle when a send is refused while idle', async () => {
+    const c = client()
+    const first = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await first.handshake({ maxPayload: 100 })
+    await opened
+    const closing = nextEvent(c, 'close')
+    first.socket.close(4000, 'idle timeout')
+    await closing
+    assert.equal(c.state, 'idle')
+    const refused = await settle(c.send('x'.repeat(200)))
+    assert.equal((refused.error as ReliableClientError).code, ClientErrorCode.MESSAGE_TOO_BIG)
+    assert.equal(c.state, 'idle')
+  })
+
+  it('opens no socket when closed right after construction', async () => {
+    const counting = countingWebSocket()
+    const c = new ReliableClient(peer.url, { WebSocket: counting.WebSocket })
+    await c.close()
+    await turn()
+    assert.equal(counting.count(), 0)
+    assert.equal(c.state, 'closed')
+  })
+
+  it('reports nothing from a socket it closed before it opened', async () => {
+    const c = client()
+    const events: string[] = []
+    c.on('error', (error) => events.push(`error ${error.message}`))
+    c.on('close', (info) => events.push(`close ${info.code}`))
+    c.on('reconnecting', () => events.push('reconnecting'))
+    // The socket is created in a microtask of the constructor: it is connecting now.
+    await Promise.resolve()
+    await c.close()
+    await turn()
+    assert.deepEqual(events, ['close 1000'], 'only the close of close() itself: no error, close or reconnect from the aborted socket')
+    assert.equal(c.state, 'closed')
   })
 })
