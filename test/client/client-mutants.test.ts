@@ -742,4 +742,20 @@ describe('client.ts at its edges', () => {
     assert.deepEqual(events, ['close 1000'], 'only the close of close() itself: no error, close or reconnect from the aborted socket')
     assert.equal(c.state, 'closed')
   })
+  it('ignores what a socket it left still delivers', async () => {
+    const c = client()
+    let opens = 0
+    c.on('open', () => { opens++ })
+    const first = await peer.nextConnection()
+    await first.next()
+    // The first frame breaks the protocol, so the client leaves this socket; the welcome right
+    // behind it still arrives on the closing socket and must change nothing.
+    first.send(encodeData(1, 'before the welcome'))
+    first.welcome()
+    const second = await peer.nextConnection()
+    assert.equal(opens, 0, 'no open from the socket it left')
+    await second.handshake()
+    await nextEvent(c, 'open')
+    assert.equal(opens, 1)
+  })
 })
