@@ -758,4 +758,61 @@ describe('client.ts at its edges', () => {
     await nextEvent(c, 'open')
     assert.equal(opens, 1)
   })
+  it('drops the answer to a request of a session that was lost meanwhile', async () => {
+    let answer: (value: string) => void = () => {}
+    let called: () => void = () => {}
+    const asked = new Promise<void>((resolve) => { called = resolve })
+    const c = client({ onRequest: () => new Promise<string>((resolve) => { answer = resolve; called() }) })
+    const first = await peer.nextConnection()
+    await first.handshake()
+    await nextEvent(c, 'open')
+    first.send(encodeRequest(1, 'slow question'))
+    await asked
+    const closing = nextEvent(c, 'close')
+    first.terminate()
+    await closing
+    const second = await peer.nextConnection()
+    const resumed = nextEvent(c, 'resumed')
+    await second.handshake({ sessionId: 'session-2', epoch: 'epoch-2', resumed: false })
+    await resumed
+    answer('for the old session')
+    await turn()
+    void c.send('marker')
+    assert.deepEqual(await second.nextNonAck(), { type: 'D', seq: 1, ref: 0, payload: 'marker' }, 'the answer did not go out before it')
+  })
+
+  it('reports an error answer that does not fit either as an error event', async () => {
+    const c = client({ maxUnacked: 1, onRequest: () => 'fine' })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ ackInterval: 60_000 })
+    await opened
+    void c.send('fills the buffer, never acknowledged')
+    await conn.nextNonAck()
+    const reported = nextEvent(c, 'error')
+    conn.send(encodeRequest(1, 'question'))
+    const [error] = await reported
+    assert.equal((error as ReliableClientError).code, ClientErrorCode.BUFFER_FULL)
+  })
+
+  it('neither reconnects nor leaves a timer when a close listener closes the client', async () => {
+    const timers = trackedTimers()
+    const counting = countingWebSocket()
+    const c = client({ ...timers.options, WebSocket: counting.WebSocket as never })
+    const conn = await peer.nextConnection()
+    const opened = nextEvent(c, 'open')
+    await conn.handshake({ ackEvery: 1 })
+    await opened
+    let reconnecting = 0
+    c.on('reconnecting', () => { reconnecting++ })
+    c.on('close', () => { void c.close() })
+    const ended = nextEvent(c, 'end')
+    conn.socket.close(1001, 'going away')
+    await ended
+    await turn()
+    assert.equal(reconnecting, 0)
+    assert.equal(timers.pending.size, 0)
+    assert.equal(c.state, 'closed')
+    assert.equal(counting.count(), 1)
+  })
 })
