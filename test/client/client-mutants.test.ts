@@ -815,4 +815,29 @@ describe('client.ts at its edges', () => {
     assert.equal(c.state, 'closed')
     assert.equal(counting.count(), 1)
   })
+  it('with a document: survives visibilitychange offline and without a heartbeat, and removes its listener at the end', async () => {
+    // A stand-in for the browser's document (Node has none): it records the listeners.
+    const listeners = new Set<() => void>()
+    const stand = {
+      visibilityState: 'visible',
+      addEventListener: (_type: string, listener: () => void) => { listeners.add(listener) },
+      removeEventListener: (type: string, listener: () => void) => { if (type === 'visibilitychange') listeners.delete(listener) }
+    }
+    const global = globalThis as { document?: unknown }
+    global.document = stand
+    try {
+      const c = client()
+      assert.equal(listeners.size, 1)
+      for (const listener of listeners) listener() // offline: no connection yet
+      const conn = await peer.nextConnection()
+      const opened = nextEvent(c, 'open')
+      await conn.handshake({ pingInterval: 0, pongTimeout: 0 })
+      await opened
+      for (const listener of listeners) listener() // online, no heartbeat
+      await c.close()
+      assert.equal(listeners.size, 0)
+    } finally {
+      delete global.document
+    }
+  })
 })
