@@ -83,7 +83,7 @@ export interface ClientMessageTypes<M extends MessageSchemas> extends MessageTyp
 export interface InvalidMessage {
   /** What failed: a data message, a request (answered with an error response) or a response. */
   kind: 'message' | 'request' | 'response'
-  /** The first failing path (`items[2].price`), `(root)` for the value itself, `(decode)` when the codec failed. */
+  /** The first failing path (`items[2].price`), `(root)` for the value itself, `(decode)` when the codec failed, `(schema)` when the schema threw or validated asynchronously. */
   path: string
   /** The first issue's message, or the codec's error message. */
   message: string

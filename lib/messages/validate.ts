@@ -39,7 +39,14 @@ function failed (path: string, error: unknown): { ok: false, problem: Problem } 
 /** Validate `value` against `schema` (none: the value passes as it is). */
 export function validate (schema: StandardSchemaV1 | undefined, value: unknown): Checked<unknown> {
   if (schema === undefined) return { ok: true, value }
-  const result = schema['~standard'].validate(value)
+  let result
+  // A schema that throws fails the value like one that reports issues (on the client, a throw
+  // from a socket listener would end the process).
+  try {
+    result = schema['~standard'].validate(value)
+  } catch (error) {
+    return failed('(schema)', error)
+  }
   if (result instanceof Promise) {
     result.catch(() => {})
     return { ...failed('(schema)', 'the schema validated asynchronously (unsupported)'), async: true }

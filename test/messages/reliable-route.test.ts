@@ -232,6 +232,41 @@ describe('typed messages on a reliable route: responses and the client side', ()
     assert.deepEqual(invalid.map((info) => [info.kind, info.path]), [['message', 'at'], ['request', 'ask']])
   })
 
+  test('a fromServer schema that throws makes the message invalid on the client: reported, acknowledged, and the client carries on', async (t) => {
+    let send: ((data: string) => Promise<void>) | undefined
+    const app = await buildApp({}, (app) => {
+      app.wsRoute('/untyped', { reliable: true }, (connection) => {
+        send = (data) => connection.send(data)
+      })
+    })
+    t.after(() => cleanup(app))
+    // A hand-written Standard Schema whose validate throws on anything but an object with `ok`.
+    const throwing = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'test',
+        validate: (value: unknown) => {
+          if (typeof value !== 'object' || value === null || !('ok' in value)) throw new Error('the schema blew up')
+          return { value }
+        }
+      }
+    }
+    const client = new ReliableClient(`${await listen(app)}/untyped`, { WebSocket, messages: { fromServer: throwing } })
+    t.after(() => client.close())
+    const messages: unknown[] = []
+    const invalid: InvalidMessage[] = []
+    client.on('message', (message) => { messages.push(message) })
+    client.on('invalid', (info) => { invalid.push(info) })
+    await opened(client)
+    await waitFor(() => send !== undefined, 'the handler')
+    const deliver = send as (data: string) => Promise<void>
+    // Both sends resolve: the client acknowledged the message its schema threw on.
+    await deliver('{"nope":1}')
+    await deliver('{"ok":2}')
+    assert.deepEqual(messages, [{ ok: 2 }])
+    assert.deepEqual(invalid.map((info) => [info.kind, info.path, info.message]), [['message', '(schema)', 'the schema blew up']])
+  })
+
   test('a client messages entry that is not a Standard Schema throws FRWS_ERR_CLIENT_INVALID_OPTION naming it', () => {
     assert.throws(
       () => new ReliableClient('ws://127.0.0.1:1/x', { WebSocket, messages: { fromServer: {} as never } }),
