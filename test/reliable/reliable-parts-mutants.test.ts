@@ -163,7 +163,7 @@ class Host extends EventEmitter implements RequestHost {
     this.log = pino({ level: 'info' }, stream) as unknown as FastifyBaseLogger
   }
 
-  listeners (event: 'request'): Array<(...args: never[]) => unknown> {
+  override listeners (event: 'request'): Array<(...args: never[]) => unknown> {
     return super.listeners(event) as Array<(...args: never[]) => unknown>
   }
 
