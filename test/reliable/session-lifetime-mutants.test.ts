@@ -13,6 +13,7 @@ import type { CloseInfo, FastifyReliableWsOptions, ReliableConnection, WsRouteOp
 import { CHANNEL_NAMES } from '../../lib/metrics/channels.js'
 import { faultyStore } from '../../lib/testing/index.js'
 import type { SessionStore } from '../../lib/store/session-store.js'
+import type { Fanout, FanoutMessage } from '../../lib/fanout/fanout.js'
 import { buildApp, captureLogs, listen, LogLevel, SINGLE_ADDRESS_LOAD, waitFor } from '../helpers/server.js'
 import type { LogLine } from '../helpers/server.js'
 import { openPeer, resumeOf } from '../helpers/protocol-peer.js'
@@ -82,6 +83,27 @@ async function node (t: After, plugin: FastifyReliableWsOptions, route: WsRouteO
       return peer
     },
     close
+  }
+}
+
+/** An in-process fan-out between the nodes of one test: what one node publishes, the others receive. */
+class Bus {
+  readonly #receivers = new Set<(message: FanoutMessage) => void>()
+
+  fanout (): Fanout {
+    let own: ((message: FanoutMessage) => void) | undefined
+    return {
+      start: async (receive) => {
+        own = receive
+        this.#receivers.add(receive)
+      },
+      publish: (message) => {
+        for (const receive of this.#receivers) if (receive !== own) setImmediate(() => receive(message))
+      },
+      close: async () => {
+        if (own !== undefined) this.#receivers.delete(own)
+      }
+    }
   }
 }
 
@@ -309,5 +331,55 @@ describe('SessionLifetime (mutation survivors)', () => {
     assert.equal(store.deletes.length, 0)
     const kept = await store.get(welcome.sessionId)
     assert.equal(kept?.serverSeq, 2, 'what was sent before the shutdown reached the store')
+  })
+
+  test('a claim announced by another node closes the attached session there with 4409 at once', TIMEOUT, async (t) => {
+    const store = new RecordingStore()
+    const bus = new Bus()
+    const nodeA = await node(t, { sessionStore: store, fanout: bus.fanout() })
+    const nodeB = await node(t, { sessionStore: store, fanout: bus.fanout() })
+    const peer = await nodeA.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => nodeA.connections.length === 1, 'the connection on A')
+    const taker = await nodeB.peer()
+    assert.equal((await taker.handshake(resumeOf(welcome))).resumed, true)
+    assert.equal((await peer.closed(5000)).code, 4409)
+    await waitFor(() => nodeA.connections[0].isEnded, 'the end on A')
+    assert.equal(nodeA.closes[0].cause, 'replaced')
+    assert.ok(nodeA.lines.some((l) => l.msg === 'reliable session resumed elsewhere'))
+    assert.equal(store.deletes.length, 0)
+    taker.sendData(1, 'on B')
+    assert.equal((await taker.nextOfType('A')).raw, 'A1')
+  })
+
+  test('a claim announced by another node ends a suspended session there as replaced, without a write', TIMEOUT, async (t) => {
+    const store = new RecordingStore()
+    const bus = new Bus()
+    const nodeA = await node(t, { sessionStore: store, fanout: bus.fanout() })
+    const nodeB = await node(t, { sessionStore: store, fanout: bus.fanout() })
+    const peer = await nodeA.peer()
+    const welcome = await peer.handshake()
+    await waitFor(() => nodeA.connections.length === 1, 'the connection on A')
+    peer.socket.close(4000, 'away')
+    await waitFor(() => store.releases.length === 1, 'the release on A')
+    const taker = await nodeB.peer()
+    assert.equal((await taker.handshake(resumeOf(welcome))).resumed, true)
+    await waitFor(() => nodeA.connections[0].isEnded, 'the end on A')
+    assert.deepEqual(nodeA.closes, [{ code: 4409, reason: 'session replaced', cause: 'replaced' }])
+    assert.equal(nodeA.lines.filter((l) => l.msg === 'reliable session resumed elsewhere').length, 1, 'once')
+    assert.equal(store.deletes.length, 0)
+  })
+
+  test('with maxSuspended 0 a dropped session is shed at once and never reported as suspended', TIMEOUT, async (t) => {
+    const suspends = record(t, CHANNEL_NAMES.sessionSuspend)
+    const server = await node(t, { sessionBudget: { maxSuspended: 0 } })
+    const peer = await server.peer()
+    await peer.handshake()
+    await waitFor(() => server.connections.length === 1, 'the connection')
+    peer.socket.close(4000, 'away')
+    await waitFor(() => server.connections[0].isEnded, 'the shed')
+    assert.deepEqual(server.events, ['close:4507:shed'])
+    assert.equal(suspends.length, 0)
+    assert.equal(server.lines.some((l) => l.msg === 'reliable session suspended'), false)
   })
 })
