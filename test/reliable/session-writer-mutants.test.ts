@@ -371,4 +371,21 @@ describe('SessionWriter (mutation survivors)', () => {
       assert.deepEqual(writer.committed, { clientDelivered: 0, serverSeq: 0 }, outcome)
     }
   })
+
+  test('flush() during a retry wait writes at once and cancels the retry: later changes go out in the next turn', TIMEOUT, async () => {
+    const { faulty, gated, host, writer } = await rig()
+    // Seven failures bring the retry delay to 2,000 ms.
+    for (let i = 0; i < 7; i++) faulty.failNext('update')
+    writer.appended(1, 'a')
+    await until(() => host.failures.length === 1, 'the first failure')
+    for (let i = 1; i < 7; i++) await writer.flush()
+    assert.equal(host.failures.at(-1)?.retryDelay, 2000)
+    await writer.flush()
+    assert.deepEqual(host.events.slice(-1), ['committed'])
+    const before = gated.updates.length
+    writer.appended(2, 'b')
+    await turns(3)
+    assert.equal(gated.updates.length, before + 1, 'written in the next turn, not after the cancelled retry')
+    assert.deepEqual(gated.updates.at(-1)?.patch, { append: [{ seq: 2, frame: 'b' }] })
+  })
 })
