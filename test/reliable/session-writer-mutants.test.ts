@@ -388,4 +388,34 @@ describe('SessionWriter (mutation survivors)', () => {
     assert.equal(gated.updates.length, before + 1, 'written in the next turn, not after the cancelled retry')
     assert.deepEqual(gated.updates.at(-1)?.patch, { append: [{ seq: 2, frame: 'b' }] })
   })
+
+  test('after a write, messages alone that piled up meanwhile are written next, without another trigger', TIMEOUT, async () => {
+    const { gated, host, writer } = await rig()
+    gated.holding = true
+    writer.appended(1, 'a')
+    await until(() => gated.waiting === 1, 'the first update at the gate')
+    writer.appended(2, 'b')
+    gated.holding = false
+    gated.releaseOne()
+    await turns(5)
+    assert.deepEqual(gated.updates.map((u) => u.patch), [
+      { append: [{ seq: 1, frame: 'a' }] },
+      { append: [{ seq: 2, frame: 'b' }] }
+    ])
+    assert.deepEqual(host.events, ['committed', 'committed'])
+  })
+
+  test('a failed write of messages alone leaves the positions that come later intact', TIMEOUT, async () => {
+    const { faulty, gated, memory, sessionId, writer } = await rig()
+    faulty.failNext('update')
+    writer.appended(1, 'a')
+    await writer.flush()
+    writer.delivered(2)
+    writer.acked(1)
+    await writer.flush()
+    assert.deepEqual(gated.updates.at(-1)?.patch, { append: [{ seq: 1, frame: 'a' }], serverAcked: 1, clientDelivered: 2 })
+    const stored = await memory.get(sessionId)
+    assert.equal(stored?.clientDelivered, 2)
+    assert.equal(stored?.serverAcked, 1)
+  })
 })
