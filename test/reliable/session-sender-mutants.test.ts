@@ -9,6 +9,8 @@ import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { FastifyReliableWsOptions, ReliableConnection, WsRouteOptions } from '../../lib/index.js'
 import { CHANNEL_NAMES } from '../../lib/metrics/channels.js'
+import { MemorySessionStore } from '../../lib/index.js'
+import { MESSAGE_OVERHEAD, SESSION_OVERHEAD } from '../../lib/reliable/session-budget.js'
 import { buildApp, captureLogs, cleanup, listen, LogLevel, waitFor } from '../helpers/server.js'
 import type { LogLine } from '../helpers/server.js'
 import { openPeer, payloadOf, resumeOf } from '../helpers/protocol-peer.js'
@@ -172,7 +174,8 @@ describe('SessionSender (mutation survivors)', () => {
 
   test('a resume replays what the client lacks after its position, publishes each replayed frame, and keeps acking', TIMEOUT, async (t) => {
     const out = record(t, CHANNEL_NAMES.messageOut)
-    const { connections, peer, url } = await rig(t, {})
+    const store = new MemorySessionStore()
+    const { connections, peer, url } = await rig(t, { sessionStore: store })
     const welcome = await peer.handshake()
     await waitFor(() => connections.length === 1, 'the connection')
     const connection = connections[0]
@@ -190,9 +193,64 @@ describe('SessionSender (mutation survivors)', () => {
     assert.ok(out.length >= publishedLive + 2, 'each replayed frame is published')
     const bytes = out.slice(publishedLive).map((message) => (message as { bytes: number }).bytes)
     assert.ok(bytes.includes('D2:two'.length) && bytes.includes('D3:three'.length))
-    // The session goes on: data from the client is acknowledged on the new socket.
+    // The resume acknowledged the first message in the store.
+    await waitFor(() => connection.isAttached, 'the resume')
+    const published = out.length
+    // The session goes on: data from the client is acknowledged on the new socket, and the ack is published.
     again.sendData(1, 'hi')
     const ack = await again.nextOfType('A')
     assert.equal(ack.raw, 'A1')
+    assert.ok(out.slice(published).some((message) => (message as { bytes: number }).bytes === 2), 'the ack A1 (2 bytes) is published')
+    const stored = await store.get(welcome.sessionId)
+    assert.equal(stored?.serverAcked, 1, 'the position of the resume reached the store')
+    assert.deepEqual(stored?.messages.map((m) => m.seq), [2, 3])
+  })
+
+  test('a send that makes the session hold exactly maxSessionBytes is sent; one byte more overflows', TIMEOUT, async (t) => {
+    // The first message of a session of text payload p (ASCII, under 1,024 units) holds
+    // SESSION_OVERHEAD + ('D1:' + p) + MESSAGE_OVERHEAD bytes.
+    const maxSessionBytes = 14_000
+    const fitting = maxSessionBytes - SESSION_OVERHEAD - MESSAGE_OVERHEAD - 'D1:'.length
+    for (const [extra, overflows] of [[0, false], [1, true]] as const) {
+      const { connections, peer } = await rig(t, { sessionBudget: { maxSessionBytes, maxTotalBytes: 1024 * 1024 } })
+      await peer.handshake()
+      await waitFor(() => connections.length === 1, 'the connection')
+      const sent = connections[0].send('p'.repeat(fitting + extra))
+      sent.catch(() => {})
+      if (overflows) {
+        await assert.rejects(sent, /\(overflow\)/)
+        assert.equal((await peer.closed(5000)).code, 4413)
+      } else {
+        const frame = await peer.nextOfType('D')
+        assert.equal(payloadOf(frame), 'p'.repeat(fitting))
+        peer.sendAck(1)
+        await sent
+      }
+    }
+  })
+
+  test('a send that fits under maxTotalBytes sheds no suspended session', TIMEOUT, async (t) => {
+    // One suspended and one attached session without messages hold 2 x SESSION_OVERHEAD; the send
+    // below adds 1,127 bytes and fits. Asking the budget for more than the send adds would shed the
+    // suspended session, and this one too.
+    const maxTotalBytes = 2 * SESSION_OVERHEAD + 1500
+    const { connections, lines, peer, url } = await rig(t, { sessionBudget: { maxSessionBytes: 20_000, maxTotalBytes } })
+    await peer.handshake()
+    await waitFor(() => connections.length === 1, 'the first connection')
+    peer.socket.close(4000, 'away')
+    await waitFor(() => !connections[0].isAttached, 'the suspend')
+    const second = await openPeer(url)
+    t.after(() => second.terminate())
+    await second.handshake()
+    await waitFor(() => connections.length === 2, 'the second connection')
+    const payload = 'q'.repeat(1127 - MESSAGE_OVERHEAD - 'D1:'.length)
+    const sent = connections[1].send(payload)
+    sent.catch(() => {})
+    assert.equal(payloadOf(await second.nextOfType('D')), payload)
+    second.sendAck(1)
+    await sent
+    assert.equal(connections[0].isEnded, false, 'the suspended session is kept')
+    assert.equal(connections[1].isEnded, false)
+    assert.equal(lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('reliable session shed')), false)
   })
 })
