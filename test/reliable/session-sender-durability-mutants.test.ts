@@ -59,6 +59,11 @@ function dataFrames (peer: ProtocolPeer): string[] {
   return peer.received.filter((entry) => typeof entry.raw === 'string' && entry.raw.startsWith('D')).map((entry) => entry.raw as string)
 }
 
+/** True when every message `peer` received is a valid protocol frame. */
+function allValid (peer: ProtocolPeer): boolean {
+  return peer.received.every((entry) => !(entry.frame instanceof Error))
+}
+
 /** A ping answered: everything the server wrote before the pong has arrived. */
 async function roundTrip (peer: ProtocolPeer, token: string): Promise<void> {
   peer.sendPing(token)
@@ -86,6 +91,7 @@ describe('SessionSender with a store that outlives the process (mutation survivo
     await waitFor(() => dataFrames(peer).length === 3, 'D2 and D3')
     await roundTrip(peer, 'after')
     assert.deepEqual(dataFrames(peer), ['D1:a', 'D2:b', 'D3:c'], 'each once, in order')
+    assert.ok(allValid(peer), 'nothing but protocol frames')
   })
 
   test('writes only what the store recorded while the next write is held', TIMEOUT, async (t) => {
@@ -111,6 +117,7 @@ describe('SessionSender with a store that outlives the process (mutation survivo
     await waitFor(() => dataFrames(peer).length === 2, 'D2')
     await roundTrip(peer, 'end')
     assert.deepEqual(dataFrames(peer), ['D1:a', 'D2:b'])
+    assert.ok(allValid(peer), 'nothing but protocol frames')
   })
 
   test('a resume replays only what the store recorded; the rest follows its commit, each frame once', TIMEOUT, async (t) => {
@@ -136,6 +143,33 @@ describe('SessionSender with a store that outlives the process (mutation survivo
     await waitFor(() => dataFrames(again).length === 2, 'D2 after its commit')
     await roundTrip(again, 'end')
     assert.deepEqual(dataFrames(again), ['D1:a', 'D2:b'])
+    assert.ok(allValid(again), 'nothing but protocol frames')
+  })
+
+  test('a resume from a later position replays only the recorded messages after it', TIMEOUT, async (t) => {
+    const store = new GatedStore(true)
+    const { url, connections } = await start(t, store)
+    const peer = await openPeer(url)
+    const welcome = await peer.handshake()
+    await waitFor(() => connections.length === 1, 'the connection')
+    const connection = connections[0]
+    void connection.send('a').catch(() => {})
+    void connection.send('b').catch(() => {})
+    await waitFor(() => dataFrames(peer).length === 2, 'D1 and D2')
+    peer.terminate()
+    await waitFor(() => !connection.isAttached, 'the suspend')
+    store.holding = true
+    void connection.send('c').catch(() => {})
+    await waitFor(() => store.waiting === 1, 'the write of c at the gate')
+    const again = await openPeer(url)
+    t.after(() => again.terminate())
+    await again.handshake(resumeOf(welcome, 1))
+    await roundTrip(again, 'replayed')
+    assert.deepEqual(dataFrames(again), ['D2:b'], 'D3 waits for the store')
+    store.releaseAll()
+    await waitFor(() => dataFrames(again).length === 2, 'D3 after its commit')
+    await roundTrip(again, 'end')
+    assert.deepEqual(dataFrames(again), ['D2:b', 'D3:c'])
   })
 })
 
