@@ -172,7 +172,10 @@ export class SessionSender {
     outbound.forEach((seq, frame) => { if (seq > from && seq <= upTo) frames.push(frame) })
     this.#writtenSeq = upTo
     const before = transport.bufferedAmount
-    for (const frame of frames) transport.send(frame)
+    for (const frame of frames) {
+      transport.send(frame)
+      if (messageOut.hasSubscribers) publishMessageOut(this.#connection, frame)
+    }
     this.#parts.guard.checkBuffered(before)
   }
 }

@@ -94,6 +94,25 @@ describe('SessionSender with a store that outlives the process (mutation survivo
     assert.ok(allValid(peer), 'nothing but protocol frames')
   })
 
+  test('a message written once the store recorded it is published on message:out, once', TIMEOUT, async (t) => {
+    const out: Array<{ bytes?: number }> = []
+    const listener = (message: unknown): void => { out.push(message as { bytes?: number }) }
+    diagnosticsChannel.subscribe(CHANNEL_NAMES.messageOut, listener)
+    t.after(() => diagnosticsChannel.unsubscribe(CHANNEL_NAMES.messageOut, listener))
+    const store = new GatedStore(true)
+    const { url, connections } = await start(t, store)
+    const peer = await openPeer(url)
+    t.after(() => peer.terminate())
+    await peer.handshake()
+    await waitFor(() => connections.length === 1, 'the connection')
+    const before = out.length
+    void connections[0].send('hello').catch(() => {})
+    await waitFor(() => dataFrames(peer).length === 1, 'D1')
+    await roundTrip(peer, 'after')
+    assert.deepEqual(dataFrames(peer), ['D1:hello'])
+    assert.equal(out.length - before, 1, 'one message out for the one frame written')
+  })
+
   test('writes only what the store recorded while the next write is held', TIMEOUT, async (t) => {
     const store = new GatedStore(true)
     const { url, connections } = await start(t, store)
