@@ -1,0 +1,127 @@
+// lib/transport/ws-listeners.ts against its mutants, on real sockets (the ws client, and a
+// hand-written client over node:net for frames ws would never send):
+// - the close code the server reports when ws refused a frame and the peer then dropped without
+//   answering the close frame: the code ws sent (1007, 1009, 1008, 1002), not 1006;
+// - a binary message whatever `binaryType` the application gave the socket ('fragments',
+//   'arraybuffer'): one Buffer for the handler, and its full size on the messageIn channel;
+// - unsolicited pongs count against the rate limit.
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { FastifyInstance } from 'fastify'
+import type { CloseInfo, FastifyReliableWsOptions, WsConnection } from '../../lib/index.js'
+import { buildApp, cleanup, connect, listen, openClient, withExpiry } from '../helpers/server.js'
+import { Opcode, encodeClientFrame, openRawClient, wellFormed } from '../fuzz/raw-websocket.js'
+import { recordChannels } from '../metrics/recorder.js'
+import type { ChannelRecorder } from '../metrics/recorder.js'
+
+interface Served {
+  url: string
+  /** The next connection's close info. */
+  closes: Array<Promise<CloseInfo>>
+  received: Array<{ data: unknown, isBinary: boolean }>
+}
+
+async function serve (
+  t: { after: (fn: () => unknown) => void },
+  options: FastifyReliableWsOptions,
+  onConnection: (connection: WsConnection) => void = () => {}
+): Promise<Served> {
+  const served: Served = { url: '', closes: [], received: [] }
+  const app: FastifyInstance = await buildApp({ ...options, upgradeRate: false, maxConnectionsPerAddress: Infinity }, (app) => {
+    app.wsRoute('/ws', (connection) => {
+      served.closes.push(new Promise((resolve) => connection.once('close', resolve)))
+      connection.on('message', (data, isBinary) => {
+        served.received.push({ data, isBinary })
+        void connection.send(`got ${served.received.length}`)
+      })
+      onConnection(connection)
+    })
+  })
+  served.url = `${await listen(app)}/ws`
+  t.after(() => cleanup(app))
+  return served
+}
+
+const masked = (opcode: number, fin: boolean, payload: Uint8Array): Buffer =>
+  encodeClientFrame({ fin, rsv: 0, opcode, masked: true, lengthField: 'shortest', lengthLie: 0, payload })
+
+/** Frames that make ws refuse the message, with the close code ws sends for each. */
+const REFUSED: Array<{ what: string, frames: () => Buffer, code: number, maxPayload?: number }> = [
+  { what: 'invalid UTF-8 in a text message', frames: () => wellFormed(Opcode.TEXT, Buffer.from([0x61, 0xff])), code: 1007 },
+  { what: 'a message over maxPayload (64 bytes)', frames: () => wellFormed(Opcode.BINARY, Buffer.alloc(65)), code: 1009, maxPayload: 64 },
+  {
+    what: 'a 64-bit length above 2^53 - 1',
+    frames: () => encodeClientFrame({ fin: true, rsv: 0, opcode: Opcode.BINARY, masked: true, lengthField: 'beyond 2^53', lengthLie: 0, payload: Buffer.alloc(0) }),
+    code: 1009
+  },
+  {
+    // ws's server allows 16,384 fragments per message (16 KiB here, far below the default maxPayload).
+    what: 'a message in 16,385 fragments',
+    frames: () => Buffer.concat([
+      masked(Opcode.BINARY, false, Buffer.from([1])),
+      ...Array.from({ length: 16_384 }, () => masked(Opcode.CONTINUATION, false, Buffer.from([1])))
+    ]),
+    code: 1008
+  },
+  { what: 'an unmasked frame', frames: () => encodeClientFrame({ fin: true, rsv: 0, opcode: Opcode.TEXT, masked: false, lengthField: 'shortest', lengthLie: 0, payload: Buffer.from('hi') }), code: 1002 }
+]
+
+describe('ws listeners', () => {
+  for (const { what, frames, code, maxPayload } of REFUSED) {
+    it(`reports ${code} for ${what} when the peer leaves without answering the close frame`, async (t) => {
+      const served = await serve(t, maxPayload === undefined ? {} : { maxPayload })
+      const raw = await openRawClient(served.url)
+      // Send the frame and our FIN together: the server's close frame is never answered.
+      raw.socket.end(frames())
+      await withExpiry(raw.ended, 5000, 'the TCP close')
+      const info = await withExpiry(served.closes[0], 5000, 'the server close event')
+      assert.deepEqual([info.code, info.cause], [code, 'error'])
+      assert.deepEqual(served.received, [], 'nothing reached the handler')
+    })
+  }
+
+  describe('binary messages whatever binaryType the application set', () => {
+    let recorder: ChannelRecorder
+    beforeEach(() => { recorder = recordChannels() })
+    afterEach(() => recorder.stop())
+
+    it("binaryType 'fragments': a message sent in three fragments arrives as one Buffer of its full size", async (t) => {
+      const served = await serve(t, {}, (connection) => { connection.socket.binaryType = 'fragments' })
+      const client = await openClient(served.url)
+      client.socket.send(Buffer.from('ab'), { fin: false })
+      client.socket.send(Buffer.from('cde'), { fin: false })
+      client.socket.send(Buffer.from('fghi'), { fin: true })
+      assert.equal(await client.next(), 'got 1')
+      assert.equal(served.received.length, 1)
+      const [{ data, isBinary }] = served.received
+      assert.equal(isBinary, true)
+      assert.ok(Buffer.isBuffer(data), 'a Buffer, not an array of chunks')
+      assert.equal((data as Buffer).toString(), 'abcdefghi')
+      assert.deepEqual(recorder.of('messageIn').map((m) => m.bytes), [9])
+    })
+
+    it("binaryType 'arraybuffer': the message arrives as a Buffer, and text stays a string", async (t) => {
+      const served = await serve(t, {}, (connection) => { connection.socket.binaryType = 'arraybuffer' })
+      const client = await openClient(served.url)
+      client.socket.send(Buffer.from([1, 2, 3, 4, 5]))
+      assert.equal(await client.next(), 'got 1')
+      client.socket.send('héllo')
+      assert.equal(await client.next(), 'got 2')
+      const [binary, text] = served.received
+      assert.ok(Buffer.isBuffer(binary.data), 'a Buffer, not an ArrayBuffer')
+      assert.deepEqual([...(binary.data as Buffer)], [1, 2, 3, 4, 5])
+      assert.deepEqual([binary.isBinary, text.data, text.isBinary], [true, 'héllo', false])
+      assert.deepEqual(recorder.of('messageIn').map((m) => m.bytes), [5, 6])
+    })
+  })
+
+  it('unsolicited pongs count against the rate limit: a pong flood closes with 4429', async (t) => {
+    const served = await serve(t, { rateLimit: { messagesPerSecond: 20, burstSeconds: 1 } })
+    const client = await connect(served.url)
+    const closed = new Promise<number>((resolve) => client.once('close', (code: number) => resolve(code)))
+    for (let i = 0; i < 100; i++) client.pong()
+    assert.equal(await withExpiry(closed, 5000, 'the 4429 close'), 4429)
+    const info = await withExpiry(served.closes[0], 5000, 'the server close event')
+    assert.equal(info.code, 4429)
+  })
+})
