@@ -1,0 +1,147 @@
+// lib/connection.ts against its mutants, on real sockets (the ws client): the queue of an async
+// handler that listens to other events first, the standard close reasons, the close log lines
+// (level, message, fields), a close listener that throws, and app-level pings.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { FastifyInstance } from 'fastify'
+import type { FastifyReliableWsOptions, WsConnection, WsRouteOptions } from '../../lib/index.js'
+import { buildApp, captureLogs, cleanup, listen, openClient, waitFor, withExpiry } from '../helpers/server.js'
+import type { LogLine } from '../helpers/server.js'
+import { recordChannels } from '../metrics/recorder.js'
+
+const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 }
+
+async function serve (
+  t: { after: (fn: () => unknown) => void },
+  handler: (connection: WsConnection) => void | Promise<void>,
+  options: FastifyReliableWsOptions = {},
+  routeOptions: WsRouteOptions = {}
+): Promise<{ app: FastifyInstance, url: string, lines: LogLine[] }> {
+  const { stream, lines } = captureLogs()
+  const app = await buildApp({ upgradeRate: false, maxConnectionsPerAddress: Infinity, ...options }, (app) => {
+    app.wsRoute('/ws', routeOptions, handler)
+  }, { logger: { level: 'debug', stream } })
+  t.after(() => cleanup(app))
+  return { app, url: `${await listen(app)}/ws`, lines }
+}
+
+const closeLines = (lines: LogLine[]): LogLine[] => lines.filter((l) => String(l.msg).startsWith('websocket closed'))
+
+describe('the queue of an async handler', () => {
+  it('a listener of another event added first does not hand the waiting messages to nobody', async (t) => {
+    const recorder = recordChannels()
+    t.after(() => recorder.stop())
+    let release = (): void => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    const { url } = await serve(t, async (connection) => {
+      connection.on('close', () => {})
+      await released
+      connection.on('message', (data) => { void connection.send(`echo ${String(data)}`) })
+    })
+    const client = await openClient(url)
+    client.socket.send('early')
+    // The server read the message (the channel says so) before the handler listens for messages.
+    await waitFor(() => recorder.of('messageIn').length === 1, 'the server to read the message', 5000)
+    release()
+    assert.equal(await client.next(), 'echo early')
+    client.socket.send('later')
+    assert.equal(await client.next(), 'echo later')
+  })
+})
+
+describe('close()', () => {
+  for (const [args, expected] of [
+    [[4000], 'idle timeout'],
+    [[1001], 'server shutting down'],
+    [[4001], ''],
+    [[4000, 'my reason'], 'my reason'],
+    [[], 'normal closure']
+  ] as Array<[[number?, string?], string]>) {
+    it(`close(${args.join(', ')}) sends the reason '${expected}'`, async (t) => {
+      const { url } = await serve(t, (connection) => { connection.close(...args) })
+      const client = await openClient(url)
+      const info = await withExpiry(client.closed, 5000, 'the close')
+      assert.deepEqual(info, { code: args[0] ?? 1000, reason: expected })
+    })
+  }
+})
+
+describe('the close log line', () => {
+  it('a close by the client with 1000 is logged at debug, with the id, code, reason and cause', async (t) => {
+    const ids: string[] = []
+    const { url, lines } = await serve(t, (connection) => { ids.push(connection.id) })
+    const client = await openClient(url)
+    client.socket.close(1000, 'bye')
+    await withExpiry(client.closed, 5000, 'the close')
+    await waitFor(() => closeLines(lines).length === 1, 'the close line', 5000)
+    const [line] = closeLines(lines)
+    assert.deepEqual([line.level, line.msg, line.connectionId, line.code, line.reason, line.cause],
+      [LEVEL.debug, 'websocket closed', ids[0], 1000, 'bye', 'client'])
+  })
+
+  it('a connection dropped without a close frame (1006) is logged at warn', async (t) => {
+    const { url, lines } = await serve(t, () => {})
+    const client = await openClient(url)
+    client.socket.terminate()
+    await waitFor(() => closeLines(lines).length === 1, 'the close line', 5000)
+    const [line] = closeLines(lines)
+    assert.deepEqual([line.level, line.msg, line.code, line.cause], [LEVEL.warn, 'websocket closed abnormally', 1006, 'client'])
+  })
+
+  it('a handler that throws: the error at error level, then the 1011 close at warn with cause error', async (t) => {
+    const { url, lines } = await serve(t, () => { throw new Error('boom') })
+    const client = await openClient(url)
+    assert.equal((await withExpiry(client.closed, 5000, 'the close')).code, 1011)
+    await waitFor(() => closeLines(lines).length === 1, 'the close line', 5000)
+    const failed = lines.filter((l) => l.msg === 'websocket handler failed')
+    assert.deepEqual(failed.map((l) => [l.level, (l.err as { message?: string } | undefined)?.message]), [[LEVEL.error, 'boom']])
+    const [line] = closeLines(lines)
+    assert.deepEqual([line.level, line.msg, line.code, line.cause], [LEVEL.warn, 'websocket closed abnormally', 1011, 'error'])
+  })
+
+  it('a silent peer terminated by the heartbeat is logged at warn with cause timeout', async (t) => {
+    const { url, lines } = await serve(t, () => {}, { heartbeat: { pingInterval: 50, pongTimeout: 50 } })
+    // autoPong off: the client never answers the server's pings.
+    const client = await openClient(url, { autoPong: false })
+    await withExpiry(client.closed, 10_000, 'the heartbeat to end the connection')
+    await waitFor(() => closeLines(lines).length === 1, 'the close line', 5000)
+    const [line] = closeLines(lines)
+    assert.deepEqual([line.level, line.msg, line.code, line.cause], [LEVEL.warn, 'websocket closed abnormally', 1006, 'timeout'])
+  })
+
+  it('a close listener that throws is logged, and the next connection is served', async (t) => {
+    const { url, lines } = await serve(t, (connection) => {
+      connection.on('close', () => { throw new Error('listener broke') })
+      void connection.send('hi')
+    })
+    const first = await openClient(url)
+    assert.equal(await first.next(), 'hi')
+    first.socket.close(1000)
+    await waitFor(() => lines.some((l) => l.msg === 'websocket close listener failed'), 'the listener error line', 5000)
+    const [line] = lines.filter((l) => l.msg === 'websocket close listener failed')
+    assert.deepEqual([line.level, (line.err as { message?: string } | undefined)?.message, typeof line.connectionId], [LEVEL.error, 'listener broke', 'string'])
+    const second = await openClient(url)
+    assert.equal(await second.next(), 'hi')
+  })
+})
+
+describe('app-level pings (appPing)', () => {
+  it('a text ping is answered and kept from the handler; the same bytes in a binary frame are a message', async (t) => {
+    const recorder = recordChannels()
+    t.after(() => recorder.stop())
+    const delivered: Array<[string, boolean]> = []
+    const { url } = await serve(t, (connection) => {
+      connection.on('message', (data, isBinary) => {
+        delivered.push([String(data), isBinary])
+        void connection.send(`got ${String(data)}`)
+      })
+    }, {}, { appPing: true })
+    const client = await openClient(url)
+    client.socket.send('frws:ping:abc')
+    assert.equal(await client.next(), 'frws:pong:abc')
+    client.socket.send(Buffer.from('frws:ping:abc'))
+    assert.equal(await client.next(), 'got frws:ping:abc')
+    assert.deepEqual(delivered, [['frws:ping:abc', true]])
+    assert.deepEqual(recorder.of('messageOut').map((m) => m.bytes), [13, 17])
+  })
+})
