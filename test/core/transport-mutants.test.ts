@@ -4,12 +4,15 @@
 //   answering the close frame: the code ws sent (1007, 1009, 1008, 1002), not 1006;
 // - a binary message whatever `binaryType` the application gave the socket ('fragments',
 //   'arraybuffer'): one Buffer for the handler, and its full size on the messageIn channel;
-// - unsolicited pongs count against the rate limit.
+// - unsolicited pongs count against the rate limit;
+// - no heartbeat ping goes out after the close frame (lib/transport/ws-transport.ts, sendPing).
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { CloseInfo, FastifyReliableWsOptions, WsConnection } from '../../lib/index.js'
-import { buildApp, cleanup, connect, listen, openClient, withExpiry } from '../helpers/server.js'
+import { buildApp, cleanup, connect, listen, openClient, waitFor, withExpiry } from '../helpers/server.js'
 import { Opcode, encodeClientFrame, openRawClient, wellFormed } from '../fuzz/raw-websocket.js'
 import { recordChannels } from '../metrics/recorder.js'
 import type { ChannelRecorder } from '../metrics/recorder.js'
@@ -123,5 +126,43 @@ describe('ws listeners', () => {
     assert.equal(await withExpiry(closed, 5000, 'the 4429 close'), 4429)
     const info = await withExpiry(served.closes[0], 5000, 'the server close event')
     assert.equal(info.code, 4429)
+  })
+})
+
+describe('ws transport', () => {
+  it('sends no heartbeat ping on a socket it is closing, while the heartbeat keeps pinging the others', async (t) => {
+    const app = await buildApp({ upgradeRate: false, maxConnectionsPerAddress: Infinity, heartbeat: { pingInterval: 50, pongTimeout: 10_000 } }, (app) => {
+      app.wsRoute('/ws', (connection, request) => {
+        if (request.url.endsWith('?close')) connection.close(4000, 'bye')
+      })
+    })
+    t.after(() => cleanup(app))
+    const base = `${await listen(app)}/ws`
+    // A witness that answers every ping: its pings show the heartbeat visiting connections.
+    const witness = await connect(base)
+    let witnessPings = 0
+    witness.on('ping', () => { witnessPings++ })
+
+    // A peer that never answers the close frame, so the server socket stays closing (ws waits 30 s).
+    const { hostname, port } = new URL(base)
+    const raw = netConnect({ host: hostname, port: Number(port) })
+    t.after(() => raw.destroy())
+    raw.on('error', () => {})
+    let received = Buffer.alloc(0)
+    raw.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]) })
+    raw.write([
+      'GET /ws?close HTTP/1.1', `Host: ${hostname}:${port}`, 'Connection: Upgrade', 'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, '', ''
+    ].join('\r\n'))
+    const framesOf = (): Buffer => {
+      const end = received.indexOf('\r\n\r\n')
+      return end === -1 ? Buffer.alloc(0) : received.subarray(end + 4)
+    }
+    await waitFor(() => framesOf().length >= 7, 'the close frame', 5000)
+    // The closing socket was due for a ping 50 ms after it opened; two more pings of the witness,
+    // each sent at least 50 ms after the witness answered one sent after that, come later.
+    const pingsBefore = witnessPings
+    await waitFor(() => witnessPings >= pingsBefore + 2, 'two more pings of the witness', 10_000)
+    assert.deepEqual([...framesOf()], [0x88, 0x05, 0x0f, 0xa0, ...Buffer.from('bye')], 'the close frame and nothing after it')
   })
 })
