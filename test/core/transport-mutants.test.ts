@@ -5,6 +5,9 @@
 // - a binary message whatever `binaryType` the application gave the socket ('fragments',
 //   'arraybuffer'): one Buffer for the handler, and its full size on the messageIn channel;
 // - unsolicited pongs count against the rate limit;
+// - ws's own error listener of @fastify/websocket (log at error, terminate) is replaced;
+// - the frames and errors of a socket a reliable session has left (resumed on another socket)
+//   reach the session no more;
 // - no heartbeat ping goes out after the close frame (lib/transport/ws-transport.ts, sendPing).
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,7 +15,8 @@ import { randomBytes } from 'node:crypto'
 import { connect as netConnect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { CloseInfo, FastifyReliableWsOptions, WsConnection } from '../../lib/index.js'
-import { buildApp, cleanup, connect, listen, openClient, waitFor, withExpiry } from '../helpers/server.js'
+import { buildApp, captureLogs, cleanup, connect, listen, openClient, waitFor, withExpiry } from '../helpers/server.js'
+import { resumeOf, startReliable } from '../helpers/protocol-peer.js'
 import { Opcode, encodeClientFrame, openRawClient, wellFormed } from '../fuzz/raw-websocket.js'
 import { recordChannels } from '../metrics/recorder.js'
 import type { ChannelRecorder } from '../metrics/recorder.js'
@@ -164,5 +168,43 @@ describe('ws transport', () => {
     const pingsBefore = witnessPings
     await waitFor(() => witnessPings >= pingsBefore + 2, 'two more pings of the witness', 10_000)
     assert.deepEqual([...framesOf()], [0x88, 0x05, 0x0f, 0xa0, ...Buffer.from('bye')], 'the close frame and nothing after it')
+  })
+})
+
+describe('the listeners replace those of @fastify/websocket and follow the session', () => {
+  it('a message over maxPayload closes with 1009 and logs at info, not at error (no terminate by @fastify/websocket)', async (t) => {
+    const { stream, lines } = captureLogs()
+    const app = await buildApp({ maxPayload: 64, upgradeRate: false }, (app) => {
+      app.wsRoute('/ws', () => {})
+    }, { logger: { level: 'info', stream } })
+    t.after(() => cleanup(app))
+    const client = await openClient(`${await listen(app)}/ws`)
+    client.socket.send(Buffer.alloc(65))
+    assert.equal((await withExpiry(client.closed, 5000, 'the 1009 close')).code, 1009)
+    await waitFor(() => lines.some((l) => l.msg === 'websocket closed abnormally'), 'the close line', 5000)
+    assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), [], 'nothing at error level')
+    assert.equal(lines.filter((l) => l.msg === 'websocket peer broke a protocol rule or limit' && l.level === 30).length, 1)
+  })
+
+  it('a socket the session left (resumed elsewhere) delivers neither its messages nor its errors to the session', async (t) => {
+    const server = await startReliable({ reliable: true }, { upgradeRate: false, maxConnectionsPerAddress: Infinity })
+    t.after(() => server.stop())
+    const first = await server.peer()
+    const welcome = await first.handshake()
+    // The first socket reads nothing more: it does not see the 4409 and keeps sending.
+    first.socket.pause()
+    const second = await server.peer()
+    await second.handshake(resumeOf(welcome, 0))
+    first.sendData(1, 'ghost')
+    first.sendRaw(Buffer.from([0x61, 0xff]), false) // invalid UTF-8 in a text frame: ws errors (1007)
+    first.socket.resume()
+    // The server read the first socket to its end (its close) before we go on.
+    await withExpiry(first.closed(5000), 6000, 'the first socket to close')
+    second.sendData(1, 'real')
+    second.sendData(2, 'end')
+    await waitFor(() => server.messages.length >= 2, 'two messages on the second socket', 5000)
+    assert.deepEqual(server.messages.map((m) => String(m.data)), ['real', 'end'])
+    assert.equal(second.socket.readyState, 1, 'the second socket is still open')
+    assert.deepEqual(server.closes, [])
   })
 })
