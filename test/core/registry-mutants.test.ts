@@ -124,5 +124,36 @@ describe('whenEmpty()', () => {
     await withExpiry(Promise.all([emptied, emptiedToo]), 2000, 'both waiters')
     assert.deepEqual(order, ['first gone', 'empty', 'empty too'])
     await withExpiry(app.wsConnections.whenEmpty(), 2000, 'whenEmpty once empty again')
+
+    // A second round: the waiters of the first are gone, the new one is called once.
+    const third = await client(url)
+    const again = app.wsConnections.whenEmpty().then(() => { order.push('empty again') })
+    third.socket.close(1000)
+    await withExpiry(again, 2000, 'the waiter of the second round')
+    assert.deepEqual(order, ['first gone', 'empty', 'empty too', 'empty again'])
+    const fourth = await client(url)
+    fourth.socket.send('still serving')
+    assert.equal(app.wsConnections.size, 1)
+  })
+})
+
+describe('broadcast() with messages', () => {
+  it('refuses schemas that are not schemas, and a value its schema refuses, naming what is wrong; nothing is sent', async (t) => {
+    const bus = new LocalBus()
+    const a = await node(t, bus)
+    const member = await client(`${a.url}/typed`)
+    await waitFor(() => a.app.wsConnections.room('chat').size === 1, 'the member')
+    assert.throws(
+      () => a.app.wsConnections.broadcast({}, { room: 'chat', messages: { fromServer: 42 } as never }),
+      { code: 'FRWS_ERR_MESSAGE_INVALID', message: 'Invalid outgoing message : messages.fromServer is not a Standard Schema v1 schema' }
+    )
+    assert.throws(
+      // @ts-expect-error: `text` must be a string
+      () => a.app.wsConnections.broadcast({ type: 'said', text: 1, at: 1 }, { room: 'chat', messages: zodChat }),
+      (error: Error & { code?: string }) => error.code === 'FRWS_ERR_MESSAGE_INVALID' && /^Invalid outgoing message at /.test(error.message)
+    )
+    a.app.wsConnections.broadcast({ type: 'said', text: 'end', at: 2 }, { room: 'chat', messages: zodChat })
+    assert.deepEqual((await receivedUntil(member, '"end"')), [], 'nothing before the valid broadcast')
+    assert.equal(bus.published.length, 1, 'only the valid broadcast was published')
   })
 })
