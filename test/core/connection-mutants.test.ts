@@ -145,3 +145,35 @@ describe('app-level pings (appPing)', () => {
     assert.deepEqual(recorder.of('messageOut').map((m) => m.bytes), [13, 17])
   })
 })
+
+describe('terminate() and lastRtt', () => {
+  it('terminate() by the application: 1006 with cause server, and no heartbeat timeout is published', async (t) => {
+    const recorder = recordChannels()
+    t.after(() => recorder.stop())
+    const closes: Array<{ code: number, cause: string }> = []
+    const { url } = await serve(t, (connection) => {
+      connection.on('close', (info) => closes.push({ code: info.code, cause: info.cause }))
+      connection.on('message', () => { connection.terminate() })
+    })
+    const client = await openClient(url)
+    client.socket.send('go')
+    assert.equal((await withExpiry(client.closed, 5000, 'the drop')).code, 1006)
+    await waitFor(() => closes.length === 1, 'the close event', 5000)
+    assert.deepEqual(closes, [{ code: 1006, cause: 'server' }])
+    assert.deepEqual(recorder.of('heartbeatTimeout'), [])
+  })
+
+  it('lastRtt is undefined on a route without heartbeat, and reading it does not throw', async (t) => {
+    const seen: unknown[] = []
+    const { url } = await serve(t, (connection) => {
+      connection.on('message', () => {
+        seen.push(connection.lastRtt)
+        void connection.send('read')
+      })
+    }, {}, { heartbeat: false })
+    const client = await openClient(url)
+    client.socket.send('lastRtt?')
+    assert.equal(await client.next(), 'read')
+    assert.deepEqual(seen, [undefined])
+  })
+})
