@@ -8,6 +8,7 @@ import type { FastifyReliableWsOptions, WsConnection, WsRouteOptions } from '../
 import { buildApp, captureLogs, cleanup, listen, openClient, waitFor, withExpiry } from '../helpers/server.js'
 import type { LogLine } from '../helpers/server.js'
 import { recordChannels } from '../metrics/recorder.js'
+import { zodChat } from '../messages/schemas.js'
 
 const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 }
 
@@ -175,5 +176,44 @@ describe('terminate() and lastRtt', () => {
     client.socket.send('lastRtt?')
     assert.equal(await client.next(), 'read')
     assert.deepEqual(seen, [undefined])
+  })
+})
+
+describe('log lines of refused traffic', () => {
+  it('an outgoing value that fails its schema: warn line with the connection id and the path; rejected, not sent', async (t) => {
+    let id = ''
+    let rejection: Promise<void> | undefined
+    const { stream, lines } = captureLogs()
+    const app = await buildApp({ upgradeRate: false }, (app) => {
+      app.wsRoute('/typed', { messages: zodChat }, (connection) => {
+        id = connection.id
+        connection.on('message', () => {
+          // @ts-expect-error: `at` must be a number
+          rejection = connection.send({ type: 'said', text: 'bad', at: 'noon' })
+          void connection.send({ type: 'said', text: 'good', at: 2 })
+        })
+      })
+    }, { logger: { level: 'info', stream } })
+    t.after(() => cleanup(app))
+    const client = await openClient(`${await listen(app)}/typed`)
+    client.socket.send(JSON.stringify({ type: 'say', text: 'go' }))
+    assert.equal(JSON.parse(String(await client.next())).text, 'good')
+    await assert.rejects(rejection as Promise<void>, { code: 'FRWS_ERR_MESSAGE_INVALID' })
+    const warned = lines.filter((l) => l.msg === 'websocket outgoing message failed its schema; not sent')
+    assert.deepEqual(warned.map((l) => [l.level, l.connectionId, l.path]), [[LEVEL.warn, id, 'at']])
+  })
+
+  it('a frame ws refuses: info line with the error and the connection id', async (t) => {
+    let id = ''
+    const { url, lines } = await serve(t, (connection) => { id = connection.id }, { maxPayload: 64 })
+    const client = await openClient(url)
+    client.socket.send(Buffer.alloc(65))
+    assert.equal((await withExpiry(client.closed, 5000, 'the 1009 close')).code, 1009)
+    await waitFor(() => closeLines(lines).length === 1, 'the close line', 5000)
+    const broke = lines.filter((l) => l.msg === 'websocket peer broke a protocol rule or limit')
+    assert.deepEqual(broke.map((l) => [l.level, l.connectionId, (l.err as { code?: string } | undefined)?.code]),
+      [[LEVEL.info, id, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH']])
+    const [line] = closeLines(lines)
+    assert.deepEqual([line.level, line.code, line.cause], [LEVEL.warn, 1009, 'error'])
   })
 })
