@@ -144,7 +144,7 @@ describe('broadcast() with messages', () => {
     const member = await client(`${a.url}/typed`)
     await waitFor(() => a.app.wsConnections.room('chat').size === 1, 'the member')
     assert.throws(
-      () => a.app.wsConnections.broadcast({}, { room: 'chat', messages: { fromServer: 42 } as never }),
+      () => a.app.wsConnections.broadcast({} as never, { room: 'chat', messages: { fromServer: 42 } as never }),
       { code: 'FRWS_ERR_MESSAGE_INVALID', message: 'Invalid outgoing message : messages.fromServer is not a Standard Schema v1 schema' }
     )
     assert.throws(
