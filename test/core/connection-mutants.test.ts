@@ -217,3 +217,39 @@ describe('log lines of refused traffic', () => {
     assert.deepEqual([line.level, line.code, line.cause], [LEVEL.warn, 1009, 'error'])
   })
 })
+
+describe('a connection without heartbeat, and send() after the close', () => {
+  it('takes the peer\'s pings and unsolicited pongs on a route with heartbeat: false, and carries on', async (t) => {
+    const { url } = await serve(t, (connection) => {
+      connection.on('message', (data) => { void connection.send(`echo ${String(data)}`) })
+    }, {}, { heartbeat: false })
+    const client = await openClient(url)
+    const pongs: number[] = []
+    client.socket.on('pong', () => pongs.push(1))
+    client.socket.ping()
+    client.socket.pong()
+    client.socket.send('after')
+    assert.equal(await client.next(), 'echo after')
+    assert.deepEqual(pongs, [1], 'ws answered the ping')
+    assert.equal(client.socket.readyState, 1)
+  })
+
+  it('on a typed route, send() of an invalid value after the close rejects as closed, and logs no schema failure', async (t) => {
+    const { stream, lines } = captureLogs()
+    let late: Promise<void> | undefined
+    const app = await buildApp({ upgradeRate: false }, (app) => {
+      app.wsRoute('/typed', { messages: zodChat }, (connection) => {
+        connection.on('close', () => {
+          // @ts-expect-error: `at` must be a number
+          late = connection.send({ type: 'said', text: 'late', at: 'noon' })
+        })
+      })
+    }, { logger: { level: 'info', stream } })
+    t.after(() => cleanup(app))
+    const client = await openClient(`${await listen(app)}/typed`)
+    client.socket.close(1000)
+    await waitFor(() => late !== undefined, 'the close event', 5000)
+    await assert.rejects(late as Promise<void>, { code: 'FRWS_ERR_CONNECTION_CLOSED' })
+    assert.deepEqual(lines.filter((l) => l.msg === 'websocket outgoing message failed its schema; not sent'), [])
+  })
+})
