@@ -1,6 +1,8 @@
 // lib/connection.ts against its mutants, on real sockets (the ws client): the queue of an async
 // handler that listens to other events first, the standard close reasons, the close log lines
 // (level, message, fields), a close listener that throws, and app-level pings.
+import { randomBytes } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
@@ -9,6 +11,7 @@ import { buildApp, captureLogs, cleanup, listen, openClient, waitFor, withExpiry
 import type { LogLine } from '../helpers/server.js'
 import { recordChannels } from '../metrics/recorder.js'
 import { zodChat } from '../messages/schemas.js'
+import { Opcode, wellFormed } from '../fuzz/raw-websocket.js'
 
 const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 }
 
@@ -251,5 +254,46 @@ describe('a connection without heartbeat, and send() after the close', () => {
     await waitFor(() => late !== undefined, 'the close event', 5000)
     await assert.rejects(late as Promise<void>, { code: 'FRWS_ERR_CONNECTION_CLOSED' })
     assert.deepEqual(lines.filter((l) => l.msg === 'websocket outgoing message failed its schema; not sent'), [])
+  })
+})
+
+describe('a listener that fails while the peer is closing', () => {
+  it('is logged, and the close stays the peer\'s (cause client, its code), not turned into a 1011 of ours', async (t) => {
+    const closes: Array<{ code: number, cause: string }> = []
+    const { url, lines } = await serve(t, (connection) => {
+      connection.on('close', (info) => closes.push({ code: info.code, cause: info.cause }))
+      connection.on('message', async () => {
+        // Fail once the peer's close frame has been read and answered (the socket is closing).
+        await waitFor(() => connection.socket.readyState === 2, 'the peer close', 5000)
+        throw new Error('late failure')
+      })
+    })
+    // A peer that sends a message and its close frame, then keeps its TCP side open: the server
+    // socket stays closing (ws waits up to 30 s for the TCP close).
+    const { hostname, port, pathname } = new URL(url)
+    const raw = netConnect({ host: hostname, port: Number(port), allowHalfOpen: true })
+    t.after(() => raw.destroy())
+    raw.on('error', () => {})
+    let head = ''
+    const upgraded = new Promise<void>((resolve) => {
+      raw.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1')
+        if (head.includes('\r\n\r\n')) resolve()
+      })
+    })
+    raw.write([
+      `GET ${pathname} HTTP/1.1`, `Host: ${hostname}:${port}`, 'Connection: Upgrade', 'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, '', ''
+    ].join('\r\n'))
+    await withExpiry(upgraded, 5000, 'the upgrade')
+    assert.match(head, /^HTTP\/1\.1 101/)
+    raw.write(Buffer.concat([wellFormed(Opcode.TEXT, Buffer.from('go')), wellFormed(Opcode.CLOSE, Buffer.from([0x03, 0xe8]))]))
+    await waitFor(() => lines.some((l) => l.msg === 'websocket handler failed'), 'the failure to be logged', 10_000)
+    const failed = lines.filter((l) => l.msg === 'websocket handler failed')
+    assert.deepEqual(failed.map((l) => (l.err as { message?: string } | undefined)?.message), ['late failure'], 'it failed while closing')
+    assert.deepEqual(closes, [], 'still closing when it failed')
+    raw.destroy()
+    await waitFor(() => closes.length === 1, 'the close event', 5000)
+    assert.deepEqual(closes, [{ code: 1000, cause: 'client' }])
   })
 })
