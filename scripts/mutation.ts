@@ -2,6 +2,7 @@
  * Mutation testing one source file at a time (docs/TESTING.md, "Mutation testing").
  *
  *   node --import tsx scripts/mutation.ts run <folder> [file ...]   # e.g. run client client.ts
+ *   node --import tsx scripts/mutation.ts run core connection.ts:1-200   # only those lines (a part of a large file)
  *   node --import tsx scripts/mutation.ts summary                   # the table, from the reports
  *   node --import tsx scripts/mutation.ts survivors [folder]         # each survivor: line, mutator, code
  *   node --import tsx scripts/mutation.ts check <file:lines> <test file ...>
@@ -52,16 +53,20 @@ function sourceFiles (folder: string): string[] {
 
 function run (folder: string, only: string[]): void {
   const all = sourceFiles(folder)
-  const files = only.length === 0 ? all : only.map((name) => all.find((f) => basename(f) === name) ?? name)
-  for (const file of files) {
+  for (const name of only.length === 0 ? all : only) {
+    // `connection.ts:1-200` runs only the mutants of those lines, with a report of its own: a large
+    // file taken in parts keeps the parts already done when a session has to stop.
+    const [fileName, lines] = name.split(':')
+    const file = all.find((f) => basename(f) === fileName) ?? fileName
+    const part = lines === undefined ? basename(file, '.ts') : `${basename(file, '.ts')}.${lines}`
     const started = Date.now()
     const result = spawnSync('npx', [
-      'stryker', 'run', `stryker.${folder}.json`, '--mutate', file,
-      '--incremental', '--incrementalFile', `${REPORTS}/${folder}/${basename(file, '.ts')}.json`,
+      'stryker', 'run', `stryker.${folder}.json`, '--mutate', lines === undefined ? file : `${file}:${lines}`,
+      '--incremental', '--incrementalFile', `${REPORTS}/${folder}/${part}.json`,
       // Two runs of one folder at once need separate sandboxes.
-      '--tempDirName', `.stryker-tmp-${folder}-${basename(file, '.ts')}`
+      '--tempDirName', `.stryker-tmp-${folder}-${part}`
     ], { stdio: 'inherit' })
-    print(`# ${file}: exit ${result.status}, ${Math.round((Date.now() - started) / 1000)} s`)
+    print(`# ${name}: exit ${result.status}, ${Math.round((Date.now() - started) / 1000)} s`)
   }
 }
 
