@@ -676,13 +676,14 @@ describe('client.ts at its edges', () => {
     assert.equal(invalid[0]?.kind, 'response')
   })
 
-  it('rejects a send whose schema throws, with what it threw', async () => {
+  it('rejects a send whose schema throws as an invalid message naming what it threw', async () => {
     const boom = new Error('schema crashed')
     const throwing = { '~standard': { version: 1 as const, vendor: 'test', validate: (): never => { throw boom } } }
     const c = startClient(peer.url, { messages: { ...zodChat, fromClient: throwing } } as never)
     clients.push(c)
     const sent = await settle(c.send('anything'))
-    assert.equal(sent.error, boom)
+    assert.equal((sent.error as ReliableClientError).code, ClientErrorCode.INVALID_MESSAGE)
+    assert.equal((sent.error as ReliableClientError).message, 'Invalid outgoing message at (schema): schema crashed')
   })
   it('drops the response to a typed request that timed out while queued offline, without reporting it', async () => {
     const c = new ReliableClient(peer.url, { WebSocket, messages: zodChat })
