@@ -124,6 +124,28 @@ describe('heartbeat on real sockets', () => {
     await withExpiry(new Promise((resolve) => client.socket.once('ping', resolve)), 3000, 'a ping after the client stopped pinging')
   })
 
+  test("the peer's application pings (appPing) count as proof of life too: the server sends no protocol ping while they flow", async (t) => {
+    const app = await buildApp({ heartbeat: { pingInterval: PING_INTERVAL, pongTimeout: PONG_TIMEOUT } }, (app) => {
+      app.wsRoute('/ws', { appPing: true }, () => {})
+    })
+    t.after(() => app.close())
+    const client = await openClient(`${await listen(app)}/ws`)
+    t.after(() => client.socket.terminate())
+    let pings = 0
+    client.socket.on('ping', () => pings++)
+    let pongs = 0
+    client.socket.on('message', (data) => { if (String(data).startsWith('frws:pong:')) pongs++ })
+    const pinger = setInterval(() => client.socket.send(`frws:ping:${pongs}`), PING_INTERVAL / 4)
+    t.after(() => clearInterval(pinger))
+    // Six ping intervals of answered application pings prove the time passed.
+    await waitFor(() => pongs >= 24, 'the answers to 24 application pings', PING_INTERVAL * 40)
+    clearInterval(pinger)
+    assert.equal(pings, 0)
+    assert.equal(app.wsHeartbeat.stats().pingsSent, 0)
+    // Once the client stops pinging a ping comes: the heartbeat was running all along.
+    await withExpiry(new Promise((resolve) => client.socket.once('ping', resolve)), 3000, 'a ping after the client stopped pinging')
+  })
+
   test('heartbeat: false sends no pings at all, and idleTimeout still closes the idle connection with 4000', async (t) => {
     const idleTimeout = PING_INTERVAL * 3
     const { app, closes } = await heartbeatApp({ heartbeat: false, idleTimeout })
