@@ -297,3 +297,38 @@ describe('a listener that fails while the peer is closing', () => {
     assert.deepEqual(closes, [{ code: 1000, cause: 'client' }])
   })
 })
+
+describe('rooms of one connection', () => {
+  it('leave() of a room never joined changes nothing and does not throw; join then leave empties the room', async (t) => {
+    let left: unknown = 'not yet'
+    const { app, url } = await serve(t, (connection) => {
+      connection.on('message', (data) => {
+        const text = String(data)
+        if (text === 'leave-unjoined') {
+          try {
+            connection.leave('lobby')
+            left = [...connection.rooms]
+          } catch (error) {
+            left = error
+          }
+        } else if (text === 'join') {
+          connection.join('lobby')
+        } else if (text === 'leave') {
+          connection.leave('lobby')
+        }
+        void connection.send(`done ${text}`)
+      })
+    })
+    const client = await openClient(url)
+    client.socket.send('leave-unjoined')
+    assert.equal(await client.next(), 'done leave-unjoined')
+    assert.deepEqual(left, [])
+    client.socket.send('join')
+    assert.equal(await client.next(), 'done join')
+    assert.equal(app.wsConnections.broadcast('to the lobby', { room: 'lobby' }), 1)
+    assert.equal(await client.next(), 'to the lobby')
+    client.socket.send('leave')
+    assert.equal(await client.next(), 'done leave')
+    assert.equal(app.wsConnections.broadcast('nobody', { room: 'lobby' }), 0)
+  })
+})
