@@ -148,6 +148,17 @@ describe('app-level pings (appPing)', () => {
     assert.deepEqual(delivered, [['frws:ping:abc', true]])
     assert.deepEqual(recorder.of('messageOut').map((m) => m.bytes), [13, 17])
   })
+
+  it('on a route with heartbeat: false a ping is answered too (no heartbeat to tell), and the connection carries on', async (t) => {
+    const { url } = await serve(t, (connection) => {
+      connection.on('message', (data) => { void connection.send(`got ${String(data)}`) })
+    }, {}, { appPing: true, heartbeat: false })
+    const client = await openClient(url)
+    client.socket.send('frws:ping:nobeat')
+    assert.equal(await client.next(), 'frws:pong:nobeat')
+    client.socket.send('after')
+    assert.equal(await client.next(), 'got after')
+  })
 })
 
 describe('terminate() and lastRtt', () => {
